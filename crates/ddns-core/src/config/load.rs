@@ -1,0 +1,209 @@
+//! The core's own variables, and the assembly of a whole configuration
+//! from the registry's plug-ins.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::{ConfigError, Env, excerpt};
+use crate::engine::EngineSettings;
+use crate::record::{DomainName, IpFamily, Record};
+use crate::registry::{ProviderPlan, Registry, Setting, SourcePlan, StateStorePlan};
+
+/// The address source chosen for some families.
+pub struct SourceSelection {
+    /// The registry name, such as `netlink`.
+    pub type_name: String,
+    /// The families this source serves.
+    pub families: Vec<IpFamily>,
+    /// The validated source configuration.
+    pub plan: Box<dyn SourcePlan>,
+}
+
+/// A validated configuration: every variable checked, nothing started.
+pub struct Config {
+    /// Engine behaviour and the managed records.
+    pub engine: EngineSettings,
+    /// The families managed, in configuration order.
+    pub families: Vec<IpFamily>,
+    /// `DDNS_PROVIDER_TYPE`.
+    pub provider_type: String,
+    /// The provider's validated configuration.
+    pub provider: Box<dyn ProviderPlan>,
+    /// One source per distinct source type.
+    pub sources: Vec<SourceSelection>,
+    /// `DDNS_STATE_STORE_TYPE`.
+    pub state_store_type: String,
+    /// The store's validated configuration.
+    pub state_store: Box<dyn StateStorePlan>,
+    /// `DDNS_SHUTDOWN_TIMEOUT_SECS`.
+    pub shutdown_timeout: Duration,
+    /// `DDNS_ONCE_TIMEOUT_SECS`.
+    pub once_timeout: Duration,
+    /// `DDNS_ALLOW_HTTP`.
+    pub allow_http: bool,
+}
+
+impl Config {
+    /// The effective configuration, one line per setting, secrets redacted.
+    pub fn settings(&self) -> Vec<Setting> {
+        let names: Vec<String> = {
+            let mut seen = Vec::new();
+            for record in &self.engine.records {
+                let name = record.name().to_string();
+                if !seen.contains(&name) {
+                    seen.push(name);
+                }
+            }
+            seen
+        };
+        let families: Vec<&str> = self.families.iter().map(|f| f.as_str()).collect();
+        let mut out = vec![
+            Setting::new("DDNS_RECORDS", names.join(",")),
+            Setting::new("DDNS_IP_FAMILIES", families.join(",")),
+            Setting::new("DDNS_PROVIDER_TYPE", &self.provider_type),
+        ];
+        out.extend(self.provider.settings());
+        for source in &self.sources {
+            let families: Vec<&str> = source.families.iter().map(|f| f.as_str()).collect();
+            out.push(Setting::new(
+                format!("source[{}]", families.join(",")),
+                &source.type_name,
+            ));
+            out.extend(source.plan.settings());
+        }
+        out.push(Setting::new("DDNS_STATE_STORE_TYPE", &self.state_store_type));
+        out.extend(self.state_store.settings());
+        let e = &self.engine;
+        out.push(Setting::new("DDNS_MIN_UPDATE_INTERVAL_SECS", e.min_update_interval.as_secs()));
+        out.push(Setting::new(
+            "DDNS_RECHECK_INTERVAL_SECS",
+            e.recheck_interval.map_or(0, |d| d.as_secs()),
+        ));
+        out.push(Setting::new("DDNS_EVENT_CHANNEL_CAPACITY", e.event_capacity));
+        out.push(Setting::new("DDNS_SHUTDOWN_TIMEOUT_SECS", self.shutdown_timeout.as_secs()));
+        out.push(Setting::new("DDNS_ONCE_TIMEOUT_SECS", self.once_timeout.as_secs()));
+        out.push(Setting::new("DDNS_ALLOW_HTTP", self.allow_http));
+        out
+    }
+}
+
+fn parse_records(env: &Env) -> Result<Vec<DomainName>, ConfigError> {
+    const VAR: &str = "DDNS_RECORDS";
+    let items = env
+        .list(VAR)?
+        .ok_or_else(|| ConfigError::new(VAR, "is required: the comma-separated names to keep up to date, such as home.example.com"))?;
+    let mut names = Vec::with_capacity(items.len());
+    let mut seen = BTreeSet::new();
+    for item in items {
+        let name: DomainName = item.parse().map_err(|reason: String| ConfigError::new(VAR, reason))?;
+        if !seen.insert(name.clone()) {
+            return Err(ConfigError::new(VAR, format!("'{}' is listed twice", excerpt(&item, 80))));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+fn parse_families(env: &Env) -> Result<Vec<IpFamily>, ConfigError> {
+    const VAR: &str = "DDNS_IP_FAMILIES";
+    let Some(items) = env.list(VAR)? else {
+        return Ok(vec![IpFamily::V4]);
+    };
+    let mut families = Vec::new();
+    for item in items {
+        let family: IpFamily = item.parse().map_err(|reason: String| ConfigError::new(VAR, reason))?;
+        if families.contains(&family) {
+            return Err(ConfigError::new(VAR, format!("{family} is listed twice")));
+        }
+        families.push(family);
+    }
+    Ok(families)
+}
+
+fn source_types(env: &Env, families: &[IpFamily]) -> Result<Vec<(String, Vec<IpFamily>)>, ConfigError> {
+    let default = env.get("DDNS_IP_SOURCE_TYPE")?.unwrap_or_else(|| "netlink".to_string());
+    let v4 = env.get("DDNS_IPV4_SOURCE_TYPE")?;
+    let v6 = env.get("DDNS_IPV6_SOURCE_TYPE")?;
+    let mut groups: Vec<(String, String, Vec<IpFamily>)> = Vec::new();
+    for family in families {
+        let (variable, name) = match (family, &v4, &v6) {
+            (IpFamily::V4, Some(name), _) => ("DDNS_IPV4_SOURCE_TYPE", name.clone()),
+            (IpFamily::V6, _, Some(name)) => ("DDNS_IPV6_SOURCE_TYPE", name.clone()),
+            _ => ("DDNS_IP_SOURCE_TYPE", default.clone()),
+        };
+        let name = name.trim().to_ascii_lowercase();
+        match groups.iter_mut().find(|(_, n, _)| *n == name) {
+            Some((_, _, fams)) => fams.push(*family),
+            None => groups.push((variable.to_string(), name, vec![*family])),
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(variable, name, fams)| (format!("{variable}={name}"), fams))
+        .collect())
+}
+
+/// Reads and validates the whole configuration. Pure: no socket is opened
+/// and no task started; only secret files are read.
+pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
+    let names = parse_records(env)?;
+    let families = parse_families(env)?;
+
+    let provider_type = env
+        .required(
+            "DDNS_PROVIDER_TYPE",
+            &format!("the DNS provider, one of: {}", registry.provider_names().join(", ")),
+        )?
+        .trim()
+        .to_ascii_lowercase();
+    let provider = registry
+        .provider("DDNS_PROVIDER_TYPE", &provider_type)?
+        .configure(env)?;
+
+    let mut sources = Vec::new();
+    for (tagged, fams) in source_types(env, &families)? {
+        let (variable, name) = tagged.split_once('=').unwrap_or(("DDNS_IP_SOURCE_TYPE", &tagged));
+        let plan = registry.source(variable, name)?.configure(env, &fams)?;
+        sources.push(SourceSelection {
+            type_name: name.to_string(),
+            families: fams,
+            plan,
+        });
+    }
+
+    let state_store_type = env
+        .get("DDNS_STATE_STORE_TYPE")?
+        .unwrap_or_else(|| "memory".into())
+        .trim()
+        .to_ascii_lowercase();
+    let state_store = registry
+        .store("DDNS_STATE_STORE_TYPE", &state_store_type)?
+        .configure(env)?;
+
+    let records: Vec<Record> = names
+        .iter()
+        .flat_map(|name| families.iter().map(|f| Record::new(name.clone(), *f)))
+        .collect();
+    let mut engine = EngineSettings::new(records);
+    engine.min_update_interval =
+        Duration::from_secs(env.number("DDNS_MIN_UPDATE_INTERVAL_SECS", 60u64, 0..=86_400)?);
+    engine.event_capacity = env.number("DDNS_EVENT_CHANNEL_CAPACITY", 1000usize, 1..=1_000_000)?;
+    let recheck = env.number("DDNS_RECHECK_INTERVAL_SECS", 3600u64, 0..=604_800)?;
+    engine.recheck_interval = (recheck > 0).then(|| Duration::from_secs(recheck));
+    let shutdown_timeout = Duration::from_secs(env.number("DDNS_SHUTDOWN_TIMEOUT_SECS", 30u64, 1..=3600)?);
+    let once_timeout = Duration::from_secs(env.number("DDNS_ONCE_TIMEOUT_SECS", 60u64, 1..=3600)?);
+    let allow_http = env.flag("DDNS_ALLOW_HTTP", false)?;
+
+    Ok(Config {
+        engine,
+        families,
+        provider_type,
+        provider,
+        sources,
+        state_store_type,
+        state_store,
+        shutdown_timeout,
+        once_timeout,
+        allow_http,
+    })
+}

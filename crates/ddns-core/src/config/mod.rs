@@ -1,0 +1,55 @@
+//! Configuration from environment variables: reading, validating, and the
+//! variables the core itself owns.
+//!
+//! Validation is pure: it reads the environment (and `NAME_FILE` secret
+//! files) and returns typed settings or a [`ConfigError`] that names the
+//! variable. Nothing here opens a socket or starts a task.
+
+mod env;
+mod load;
+mod validate;
+
+pub use env::Env;
+pub use load::{Config, SourceSelection, load};
+pub use validate::{is_loopback_host, validate_token, validate_url};
+
+/// A configuration problem: which variable, and what is wrong with it.
+///
+/// The message never contains a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    variable: String,
+    reason: String,
+}
+
+impl ConfigError {
+    /// A problem with `variable`.
+    pub fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The variable at fault.
+    pub fn variable(&self) -> &str {
+        &self.variable
+    }
+
+    /// What is wrong with it.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// Shows at most `max` characters of a user's value in a message.
+pub(crate) fn excerpt(value: &str, max: usize) -> String {
+    let mut chars = value.chars();
+    let shown: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        format!("{shown}… ({} bytes)", value.len())
+    } else {
+        shown
+    }
+}

@@ -1,0 +1,576 @@
+//! The mutable side of a run: record slots, desired addresses, the
+//! provider gate, and the passes that bring records in line.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use super::gate::{Gate, backoff};
+use super::report::{OnceReport, RecordOutcome};
+use super::slot::{Context, Failure, Published, Slot, Step};
+use super::DdnsEngine;
+use crate::error::{Error, Result};
+use crate::observer::EngineEvent;
+use crate::provider::{ErrorScope, ProviderError, ProviderErrorKind, RecordChange};
+use crate::record::{IpFamily, Record};
+use crate::source::{AddressSnapshot, IpEvent};
+use crate::state::{RecordState, StateSnapshot, unix_now};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Daemon,
+    Once,
+}
+
+pub(super) struct Runner<'e> {
+    engine: &'e DdnsEngine,
+    mode: Mode,
+    slots: Vec<Slot>,
+    desired: [Option<IpAddr>; 2],
+    state: StateSnapshot,
+    state_dirty: bool,
+    state_retry_at: Option<Instant>,
+    state_failing: bool,
+    gate: Gate,
+    credentials_accepted: bool,
+    storm_coalesced: u64,
+    rng: fastrand::Rng,
+}
+
+impl<'e> Runner<'e> {
+    pub(super) async fn new(engine: &'e DdnsEngine, mode: Mode) -> Result<Self> {
+        let provider = engine.provider.name().to_string();
+        let state = match engine.store.load().await {
+            Ok(state) => state,
+            Err(error) => {
+                warn!(store = engine.store.name(), error = %error, "cannot load state; starting empty");
+                StateSnapshot::default()
+            }
+        };
+        let now = Instant::now();
+        let wall = unix_now();
+        let interval = engine.settings.min_update_interval;
+        let slots = engine
+            .settings
+            .records
+            .iter()
+            .map(|record| {
+                let supported = engine.provider.supports_record(record);
+                if mode == Mode::Daemon {
+                    if supported {
+                        info!(record = %record, provider = %provider, "managing record");
+                    } else {
+                        warn!(record = %record, provider = %provider, "the provider cannot manage this record; it is skipped");
+                    }
+                }
+                let last_write = state
+                    .records
+                    .get(&record.key())
+                    .and_then(|stored| restore_last_write(stored.written_at, wall, now, interval));
+                Slot::new(record.clone(), supported, last_write)
+            })
+            .collect();
+
+        let mut runner = Self {
+            engine,
+            mode,
+            slots,
+            desired: [None, None],
+            state,
+            state_dirty: false,
+            state_retry_at: None,
+            state_failing: false,
+            gate: Gate::default(),
+            credentials_accepted: false,
+            storm_coalesced: 0,
+            rng: fastrand::Rng::new(),
+        };
+        match engine.provider.check_credentials().await {
+            Ok(()) => runner.credentials_accepted = true,
+            Err(error) if error.is_credentials() => {
+                return Err(Error::CredentialsRejected { provider, source: error });
+            }
+            Err(error) => {
+                warn!(provider = %provider, error = %error, "cannot check the credentials now; carrying on and retrying with the first update");
+            }
+        }
+        Ok(runner)
+    }
+
+    fn notify(&self, event: EngineEvent<'_>) {
+        for observer in &self.engine.observers {
+            observer.observe(&event);
+        }
+    }
+
+    pub(super) fn set_addresses(&mut self, snapshot: AddressSnapshot) {
+        for family in IpFamily::ALL {
+            self.desired[family.index()] = snapshot.get(family);
+        }
+    }
+
+    /// Applies pending address events, last one per family winning.
+    fn absorb_events(&mut self) {
+        let drained = self.engine.intake.drain();
+        if drained.coalesced > 0 {
+            if self.storm_coalesced == 0 {
+                warn!(
+                    capacity = self.engine.settings.event_capacity,
+                    "address events arrive faster than they are handled; coalescing them, the latest address of each family is kept"
+                );
+            }
+            self.storm_coalesced += drained.coalesced;
+            self.notify(EngineEvent::EventsCoalesced { count: drained.coalesced });
+        }
+        let before = self.desired;
+        for (_, event) in drained.events {
+            match event {
+                IpEvent::Observed(address) => {
+                    debug!(address = %address, "address event");
+                    self.desired[IpFamily::of(&address).index()] = Some(address);
+                    self.notify(EngineEvent::AddressObserved { address });
+                }
+                IpEvent::Lost(family) => {
+                    debug!(family = %family, "address lost event");
+                    self.desired[family.index()] = None;
+                    self.notify(EngineEvent::AddressLost { family });
+                }
+            }
+        }
+        for family in IpFamily::ALL {
+            let (old, new) = (before[family.index()], self.desired[family.index()]);
+            if old == new {
+                continue;
+            }
+            match new {
+                Some(address) => info!(family = %family, address = %address, previous = ?old, "address changed"),
+                None => info!(family = %family, previous = ?old, "address lost; records keep their current value"),
+            }
+        }
+    }
+
+    fn context(&self, now: Instant, family: IpFamily) -> Context {
+        Context {
+            now,
+            desired: self.desired[family.index()],
+            provider_blocked: self.gate.blocked_until(now),
+            min_interval: self.engine.settings.min_update_interval,
+            ignore_interval: self.mode == Mode::Once,
+        }
+    }
+
+    fn apply_rechecks(&mut self, now: Instant) {
+        for slot in &mut self.slots {
+            if slot.recheck_at.is_some_and(|t| t <= now) {
+                slot.recheck_at = None;
+                if slot.can_read() {
+                    slot.needs_read = true;
+                }
+                if matches!(slot.failure, Some(Failure::Permanent { .. })) {
+                    slot.failure = None;
+                }
+            }
+        }
+    }
+
+    /// Runs reads and writes until every record is in line or waiting.
+    pub(super) async fn converge(&mut self) -> Result<()> {
+        loop {
+            self.absorb_events();
+            let now = Instant::now();
+            self.apply_rechecks(now);
+            let allowance = self.gate.allowance();
+
+            let mut reads = Vec::new();
+            let mut writes = Vec::new();
+            let mut deferred = Vec::new();
+            for (index, slot) in self.slots.iter().enumerate() {
+                let cx = self.context(now, slot.record.family());
+                match slot.step(&cx) {
+                    Step::Read => reads.push(index),
+                    Step::Write(address) => writes.push((index, address)),
+                    Step::Deferred(until) => deferred.push((index, cx.desired, until - now)),
+                    Step::Idle | Step::Wait(_) => {}
+                }
+            }
+            for (index, desired, delay) in deferred {
+                self.log_deferred(index, desired, delay);
+            }
+            if !reads.is_empty() {
+                reads.truncate(allowance);
+                self.read(reads).await?;
+                continue;
+            }
+            if writes.is_empty() {
+                break;
+            }
+            writes.truncate(allowance);
+            self.write(writes).await?;
+        }
+        self.save_state().await;
+        self.report_pass();
+        Ok(())
+    }
+
+    fn log_deferred(&mut self, index: usize, desired: Option<IpAddr>, delay: Duration) {
+        let slot = &mut self.slots[index];
+        if slot.deferred_logged == desired {
+            return;
+        }
+        slot.deferred_logged = desired;
+        info!(
+            record = %slot.record,
+            address = ?desired,
+            delay_secs = delay.as_secs_f64().ceil() as u64,
+            "update held back by the minimum update interval; it will be written when the interval ends"
+        );
+        let record = &self.slots[index].record;
+        self.notify(EngineEvent::RecordDeferred { record, delay });
+    }
+
+    async fn read(&mut self, indices: Vec<usize>) -> Result<()> {
+        let provider = self.engine.provider.clone();
+        let records: Vec<Record> = indices.iter().map(|i| self.slots[*i].record.clone()).collect();
+        let results = if records.len() == 1 {
+            let span = info_span!("read", record = %records[0], provider = provider.name());
+            vec![provider.read(&records[0]).instrument(span).await]
+        } else {
+            let span = info_span!("read_many", records = records.len(), provider = provider.name());
+            provider.read_many(&records).instrument(span).await
+        };
+        let mut results = results;
+        results.resize_with(indices.len(), || {
+            Err(ProviderError::transient("the provider returned fewer results than records"))
+        });
+        for (index, result) in indices.into_iter().zip(results) {
+            match result {
+                Ok(values) => self.on_read(index, values),
+                Err(error) => self.on_failure(index, error)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn on_read(&mut self, index: usize, values: Option<Vec<IpAddr>>) {
+        self.gate.on_success(self.engine.provider.name());
+        self.credentials_accepted = true;
+        let now = Instant::now();
+        let recheck = self.engine.settings.recheck_interval.filter(|_| self.mode == Mode::Daemon);
+        let desired = self.desired[self.slots[index].record.family().index()];
+        let key = self.slots[index].record.key();
+        let stored = self.state.records.get(&key).map(|s| s.address);
+        let slot = &mut self.slots[index];
+        slot.needs_read = false;
+        slot.retry_at = None;
+        if matches!(slot.failure, Some(Failure::Transient { .. })) {
+            slot.failure = None;
+        }
+        match values {
+            Some(values) => {
+                debug!(record = %slot.record, values = ?values, "published values read");
+                slot.published = Published::Values(values);
+                slot.recheck_at = recheck.map(|d| now + d);
+                if let Some(address) = desired.filter(|a| slot.holds(*a)) {
+                    slot.attempts = 0;
+                    debug!(record = %slot.record, address = %address, "record already holds the address");
+                    let record = &self.slots[index].record;
+                    self.notify(EngineEvent::RecordConfirmed { record, address });
+                }
+            }
+            None => {
+                slot.published = Published::Unreadable { last_written: stored };
+                if let Some(address) = desired.filter(|a| slot.holds(*a)) {
+                    debug!(record = %slot.record, address = %address, "record holds the address according to the state store");
+                    let record = &self.slots[index].record;
+                    self.notify(EngineEvent::RecordConfirmed { record, address });
+                }
+            }
+        }
+    }
+
+    async fn write(&mut self, writes: Vec<(usize, IpAddr)>) -> Result<()> {
+        let provider = self.engine.provider.clone();
+        let changes: Vec<RecordChange> = writes
+            .iter()
+            .map(|(i, address)| RecordChange {
+                record: self.slots[*i].record.clone(),
+                address: *address,
+            })
+            .collect();
+        let chunk = provider_batch(&*provider);
+        let mut results = Vec::with_capacity(changes.len());
+        for group in changes.chunks(chunk) {
+            if group.len() == 1 {
+                let change = &group[0];
+                let span = info_span!("update", record = %change.record, provider = provider.name(), address = %change.address);
+                results.push(provider.update(&change.record, change.address).instrument(span).await);
+            } else {
+                let span = info_span!("update_many", records = group.len(), provider = provider.name());
+                let mut batch = provider.update_many(group).instrument(span).await;
+                batch.resize_with(group.len(), || Err(ProviderError::transient("the provider returned fewer results than changes")));
+                results.extend(batch);
+            }
+        }
+        for ((index, address), result) in writes.into_iter().zip(results) {
+            match result {
+                Ok(()) => self.on_written(index, address),
+                Err(error) => self.on_failure(index, error)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn on_written(&mut self, index: usize, address: IpAddr) {
+        self.gate.on_success(self.engine.provider.name());
+        self.credentials_accepted = true;
+        let now = Instant::now();
+        let recheck = self.engine.settings.recheck_interval.filter(|_| self.mode == Mode::Daemon);
+        let slot = &mut self.slots[index];
+        let previous = std::mem::replace(&mut slot.published, Published::Unknown);
+        let previous_values: Vec<IpAddr> = match &previous {
+            Published::Values(values) => values.clone(),
+            Published::Unreadable { last_written } => last_written.iter().copied().collect(),
+            Published::Unknown => Vec::new(),
+        };
+        slot.published = match previous {
+            Published::Unreadable { .. } => Published::Unreadable { last_written: Some(address) },
+            _ => Published::Values(vec![address]),
+        };
+        if slot.failure.is_some() {
+            info!(record = %slot.record, attempts = slot.attempts, "record recovered");
+        }
+        slot.failure = None;
+        slot.attempts = 0;
+        slot.retry_at = None;
+        slot.needs_read = false;
+        slot.last_write = Some(now);
+        slot.deferred_logged = None;
+        slot.written_this_run = true;
+        slot.recheck_at = recheck.filter(|_| slot.can_read()).map(|d| now + d);
+        let previous_text = if previous_values.is_empty() {
+            "none".to_string()
+        } else {
+            previous_values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        };
+        info!(record = %slot.record, address = %address, previous = %previous_text, "record updated");
+        if previous_values.len() > 1 {
+            for removed in previous_values.iter().filter(|v| **v != address) {
+                info!(record = %slot.record, removed = %removed, "extra value removed; ddns owns this name and type");
+            }
+        }
+        self.state.records.insert(
+            slot.record.key(),
+            RecordState {
+                address,
+                written_at: unix_now(),
+            },
+        );
+        self.state_dirty = true;
+        let record = &self.slots[index].record;
+        self.notify(EngineEvent::RecordWritten { record, address });
+    }
+
+    fn on_failure(&mut self, index: usize, error: ProviderError) -> Result<()> {
+        let now = Instant::now();
+        let provider = self.engine.provider.name().to_string();
+        let family = self.slots[index].record.family();
+        let desired = self.desired[family.index()];
+        let recheck = self.engine.settings.recheck_interval.filter(|_| self.mode == Mode::Daemon);
+
+        match error.kind() {
+            ProviderErrorKind::Credentials => {
+                if !self.credentials_accepted {
+                    return Err(Error::CredentialsRejected { provider, source: error });
+                }
+                error!(provider = %provider, error = %error, "the provider rejected the credentials; every record is marked failed until the next address change or re-check");
+                let message = error.to_string();
+                for slot in &mut self.slots {
+                    if let Some(address) = self.desired[slot.record.family().index()] {
+                        slot.failure = Some(Failure::Permanent { address, message: message.clone() });
+                        slot.recheck_at = recheck.map(|d| now + d);
+                    }
+                }
+                let record = &self.slots[index].record;
+                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: None });
+            }
+            ProviderErrorKind::Permanent => {
+                let slot = &mut self.slots[index];
+                error!(record = %slot.record, address = ?desired, error = %error, "update failed and retrying cannot help; it is tried again when the address changes or at the next re-check");
+                if let Some(address) = desired {
+                    slot.failure = Some(Failure::Permanent { address, message: error.to_string() });
+                }
+                slot.recheck_at = recheck.map(|d| now + d);
+                let record = &self.slots[index].record;
+                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: None });
+            }
+            ProviderErrorKind::RateLimited if self.mode == Mode::Once => {
+                let slot = &mut self.slots[index];
+                warn!(record = %slot.record, error = %error, "rate limited; not writing in this run");
+                slot.failure = Some(Failure::RateLimited { message: error.to_string() });
+                let record = &self.slots[index].record;
+                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: None });
+            }
+            _ => {
+                let settings = &self.engine.settings;
+                let slot = &mut self.slots[index];
+                slot.attempts = slot.attempts.saturating_add(1);
+                let delay = backoff(slot.attempts, error.retry_after(), settings, &mut self.rng);
+                if error.scope() == ErrorScope::Provider {
+                    self.gate.pause_until(now + delay);
+                } else {
+                    slot.retry_at = Some(now + delay);
+                }
+                if error.is_timeout() && slot.can_read() {
+                    // The write may still land; learn what is published before writing again.
+                    slot.needs_read = true;
+                    slot.published = Published::Unknown;
+                }
+                if slot.attempts == 1 {
+                    warn!(record = %slot.record, error = %error, retry_in_secs = delay.as_secs_f64().ceil() as u64, "provider request failed; retrying with back-off");
+                } else {
+                    debug!(record = %slot.record, error = %error, attempts = slot.attempts, retry_in_secs = delay.as_secs_f64().ceil() as u64, "provider request failed again");
+                }
+                slot.failure = Some(Failure::Transient { message: error.to_string() });
+                self.gate.on_transient_failure(&provider, now, settings);
+                let record = &self.slots[index].record;
+                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: Some(delay) });
+            }
+        }
+        Ok(())
+    }
+
+    async fn save_state(&mut self) {
+        if !self.state_dirty || self.state_retry_at.is_some_and(|t| t > Instant::now()) {
+            return;
+        }
+        match self.engine.store.save(&self.state).await {
+            Ok(()) => {
+                if self.state_failing {
+                    info!(store = self.engine.store.name(), "state saved again");
+                }
+                self.state_dirty = false;
+                self.state_failing = false;
+                self.state_retry_at = None;
+            }
+            Err(error) => {
+                let retry = self.engine.settings.state_retry;
+                if self.state_failing {
+                    debug!(store = self.engine.store.name(), error = %error, "state still cannot be saved");
+                } else {
+                    warn!(store = self.engine.store.name(), error = %error, retry_in_secs = retry.as_secs(), "cannot save state; carrying on from memory and retrying");
+                }
+                self.state_failing = true;
+                self.state_retry_at = Some(Instant::now() + retry);
+            }
+        }
+    }
+
+    fn counts(&self) -> (usize, usize, usize) {
+        let (mut in_sync, mut pending, mut failed) = (0, 0, 0);
+        for slot in &self.slots {
+            let desired = self.desired[slot.record.family().index()];
+            if slot.failure.is_some() {
+                failed += 1;
+            } else if desired.is_some_and(|a| slot.holds(a)) {
+                in_sync += 1;
+            } else {
+                pending += 1;
+            }
+        }
+        (in_sync, pending, failed)
+    }
+
+    fn report_pass(&self) {
+        let (in_sync, pending, failed) = self.counts();
+        debug!(in_sync, pending, failed, "pass completed");
+        self.notify(EngineEvent::PassCompleted { in_sync, pending, failed });
+    }
+
+    /// Called when the engine is about to sleep: closes the summaries of
+    /// repeated warnings.
+    pub(super) fn before_idle(&mut self) {
+        if self.storm_coalesced > 0 {
+            warn!(coalesced = self.storm_coalesced, "event burst over; coalesced events were folded into the latest address");
+            self.storm_coalesced = 0;
+        }
+    }
+
+    /// The earliest moment something becomes due, or `None` when nothing
+    /// is pending (the engine then sleeps until an event arrives).
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut earliest = self.state_retry_at.filter(|_| self.state_dirty);
+        let mut consider = |t: Instant| {
+            earliest = Some(earliest.map_or(t, |e: Instant| e.min(t)));
+        };
+        for slot in &self.slots {
+            let cx = self.context(now, slot.record.family());
+            match slot.step(&cx) {
+                Step::Wait(t) | Step::Deferred(t) => consider(t),
+                Step::Read | Step::Write(_) => consider(now),
+                Step::Idle => {}
+            }
+            if self.mode == Mode::Daemon {
+                if let Some(t) = slot.recheck_at {
+                    consider(t);
+                }
+            }
+        }
+        earliest
+    }
+
+    pub(super) fn report(&self) -> OnceReport {
+        let records = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let desired = self.desired[slot.record.family().index()];
+                let outcome = match (desired, &slot.failure) {
+                    (_, _) if !slot.supported => RecordOutcome::Unsupported,
+                    (None, _) => RecordOutcome::NoAddress,
+                    (Some(_), Some(Failure::RateLimited { message })) => RecordOutcome::RateLimited(message.clone()),
+                    (Some(_), Some(Failure::Permanent { message, .. })) => RecordOutcome::Failed(message.clone()),
+                    (Some(_), Some(Failure::Transient { message })) => RecordOutcome::Failed(format!(
+                        "still failing after {} attempts: {message}",
+                        slot.attempts
+                    )),
+                    (Some(address), None) if slot.holds(address) => {
+                        if slot.written_this_run {
+                            RecordOutcome::Updated(address)
+                        } else {
+                            RecordOutcome::Unchanged(address)
+                        }
+                    }
+                    (Some(_), None) => RecordOutcome::Failed("not brought up to date in the time allowed".into()),
+                };
+                (slot.record.clone(), outcome)
+            })
+            .collect();
+        OnceReport { records }
+    }
+
+    #[cfg(test)]
+    pub(super) fn gate_open(&self) -> bool {
+        self.gate.is_open()
+    }
+}
+
+fn provider_batch(provider: &dyn crate::provider::DnsProvider) -> usize {
+    provider.max_batch().max(1)
+}
+
+/// Turns a stored wall-clock write time into a monotonic instant, so the
+/// minimum interval holds across restarts. A time in the future is clamped
+/// to now; one older than the interval no longer matters.
+fn restore_last_write(written_at: u64, wall_now: u64, now: Instant, interval: Duration) -> Option<Instant> {
+    if written_at > wall_now {
+        return Some(now);
+    }
+    let age = Duration::from_secs(wall_now - written_at);
+    if age >= interval {
+        return None;
+    }
+    now.checked_sub(age)
+}

@@ -1,0 +1,74 @@
+//! What the engine reports to whoever watches it (readiness, metrics,
+//! notifications). Observers must return quickly: they run inline.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::provider::ProviderError;
+use crate::record::{IpFamily, Record};
+
+/// Something the engine did or learned.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EngineEvent<'a> {
+    /// A source reported a new trusted address.
+    AddressObserved {
+        /// The address.
+        address: IpAddr,
+    },
+    /// A family has no trusted address any more.
+    AddressLost {
+        /// The family.
+        family: IpFamily,
+    },
+    /// The record was found to hold the address already.
+    RecordConfirmed {
+        /// The record.
+        record: &'a Record,
+        /// The address it holds.
+        address: IpAddr,
+    },
+    /// The record was written.
+    RecordWritten {
+        /// The record.
+        record: &'a Record,
+        /// The new address.
+        address: IpAddr,
+    },
+    /// A write is held back by the minimum update interval.
+    RecordDeferred {
+        /// The record.
+        record: &'a Record,
+        /// How long until the write.
+        delay: Duration,
+    },
+    /// A read or write failed.
+    RecordFailed {
+        /// The record.
+        record: &'a Record,
+        /// The provider's classified error.
+        error: &'a ProviderError,
+        /// When it will be tried again, if it will.
+        retry_in: Option<Duration>,
+    },
+    /// Events were coalesced because the intake was full.
+    EventsCoalesced {
+        /// How many.
+        count: u64,
+    },
+    /// A convergence pass ended.
+    PassCompleted {
+        /// Records holding the current address.
+        in_sync: usize,
+        /// Records waiting for an interval, a retry or an address.
+        pending: usize,
+        /// Records whose last attempt failed.
+        failed: usize,
+    },
+}
+
+/// Receives engine events.
+pub trait EngineObserver: Send + Sync {
+    /// Called inline for every event.
+    fn observe(&self, event: &EngineEvent<'_>);
+}

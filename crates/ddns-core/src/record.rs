@@ -1,0 +1,285 @@
+//! What ddns manages: a DNS name and the address family it follows.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An address family, and with it the record type that carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum IpFamily {
+    /// IPv4, published as an `A` record.
+    #[serde(rename = "ipv4")]
+    V4,
+    /// IPv6, published as an `AAAA` record.
+    #[serde(rename = "ipv6")]
+    V6,
+}
+
+impl IpFamily {
+    /// Both families, IPv4 first.
+    pub const ALL: [IpFamily; 2] = [IpFamily::V4, IpFamily::V6];
+
+    /// The family of an address.
+    pub fn of(address: &IpAddr) -> Self {
+        match address {
+            IpAddr::V4(_) => IpFamily::V4,
+            IpAddr::V6(_) => IpFamily::V6,
+        }
+    }
+
+    /// The DNS record type for this family: `A` or `AAAA`.
+    pub fn record_type(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "A",
+            IpFamily::V6 => "AAAA",
+        }
+    }
+
+    /// The configuration spelling: `ipv4` or `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "ipv4",
+            IpFamily::V6 => "ipv6",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            IpFamily::V4 => 0,
+            IpFamily::V6 => 1,
+        }
+    }
+}
+
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IpFamily {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ipv4" | "4" | "v4" => Ok(IpFamily::V4),
+            "ipv6" | "6" | "v6" => Ok(IpFamily::V6),
+            other => Err(format!("'{other}' is not an address family (expected ipv4 or ipv6)")),
+        }
+    }
+}
+
+/// A fully qualified domain name, validated against RFC 1035 host syntax.
+///
+/// Stored in lower case without the trailing dot. A leading `*.` label is
+/// allowed for wildcard records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// The name without a trailing dot, in lower case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The labels from the leftmost to the top-level one.
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        self.0.split('.')
+    }
+
+    /// This name and each of its parents that has at least two labels,
+    /// nearest first: `a.b.example.com`, `b.example.com`, `example.com`.
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
+        let name = self.0.as_str();
+        let starts = std::iter::once(0).chain(name.match_indices('.').map(|(i, _)| i + 1));
+        starts
+            .map(move |start| &name[start..])
+            .filter(|suffix| suffix.contains('.'))
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<DomainName> for String {
+    fn from(name: DomainName) -> Self {
+        name.0
+    }
+}
+
+impl TryFrom<String> for DomainName {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let name = input.strip_suffix('.').unwrap_or(input);
+        if name.is_empty() {
+            return Err("a record name must not be empty".into());
+        }
+        if name.len() > 253 {
+            return Err(format!(
+                "'{}…' is {} characters long; a DNS name has at most 253",
+                truncate(name, 40),
+                name.len()
+            ));
+        }
+        let mut labels = name.split('.').peekable();
+        let mut count = 0;
+        let mut first = true;
+        while let Some(label) = labels.next() {
+            count += 1;
+            if first && label == "*" {
+                first = false;
+                if labels.peek().is_none() {
+                    return Err("'*' alone is not a record name".into());
+                }
+                continue;
+            }
+            first = false;
+            check_label(name, label)?;
+        }
+        if count < 2 {
+            return Err(format!(
+                "'{name}' is not fully qualified; give the whole name, such as {name}.example.com"
+            ));
+        }
+        Ok(DomainName(name.to_ascii_lowercase()))
+    }
+}
+
+fn check_label(name: &str, label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Err(format!("'{name}' has an empty label (two dots in a row, or a leading dot)"));
+    }
+    if label.len() > 63 {
+        return Err(format!(
+            "'{name}' has a label of {} characters; a label has at most 63",
+            label.len()
+        ));
+    }
+    if let Some(bad) = label
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        return Err(format!(
+            "'{}' contains '{}'; a name holds only letters, digits, hyphens and dots (a leading '*.' is allowed)",
+            truncate(name, 80),
+            bad.escape_default()
+        ));
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err(format!("'{name}' has the label '{label}', which starts or ends with a hyphen"));
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// One managed record: a name and the family (so the record type) it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Record {
+    name: DomainName,
+    family: IpFamily,
+}
+
+impl Record {
+    /// A record of `name` for addresses of `family`.
+    pub fn new(name: DomainName, family: IpFamily) -> Self {
+        Self { name, family }
+    }
+
+    /// The record's name.
+    pub fn name(&self) -> &DomainName {
+        &self.name
+    }
+
+    /// The family of the addresses it holds.
+    pub fn family(&self) -> IpFamily {
+        self.family
+    }
+
+    /// `A` or `AAAA`.
+    pub fn record_type(&self) -> &'static str {
+        self.family.record_type()
+    }
+
+    /// The key under which the record's state is stored: `name/TYPE`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.name, self.record_type())
+    }
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.name, self.record_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<DomainName, String> {
+        s.parse()
+    }
+
+    #[test]
+    fn accepts_ordinary_and_wildcard_names() {
+        assert_eq!(parse("Home.Example.COM.").map(String::from), Ok("home.example.com".into()));
+        assert!(parse("*.example.com").is_ok());
+        assert!(parse("a-1.b2.example").is_ok());
+    }
+
+    #[test]
+    fn rejects_names_with_reasons() {
+        let cases = [
+            ("", "must not be empty"),
+            ("localhost", "not fully qualified"),
+            ("a..example.com", "empty label"),
+            ("-a.example.com", "starts or ends with a hyphen"),
+            ("a_b.example.com", "contains '_'"),
+            ("a.*.example.com", "contains '*'"),
+            ("*", "'*' alone"),
+        ];
+        for (input, expected) in cases {
+            let err = parse(input).expect_err(input);
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+        let long_label = format!("{}.example.com", "a".repeat(64));
+        assert!(parse(&long_label).expect_err("long").contains("at most 63"));
+        let long_name = format!("{}example.com", "abcdefghi.".repeat(25));
+        assert!(parse(&long_name).expect_err("long").contains("at most 253"));
+    }
+
+    #[test]
+    fn ancestors_walk_up_to_the_registrable_part() {
+        let name = parse("vpn.sub.example.com").expect("valid");
+        let list: Vec<_> = name.ancestors().collect();
+        assert_eq!(list, ["vpn.sub.example.com", "sub.example.com", "example.com"]);
+    }
+
+    #[test]
+    fn record_key_and_display() {
+        let record = Record::new(parse("a.example.com").expect("valid"), IpFamily::V6);
+        assert_eq!(record.key(), "a.example.com/AAAA");
+        assert_eq!(record.to_string(), "a.example.com AAAA");
+    }
+}
