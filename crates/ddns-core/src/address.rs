@@ -274,7 +274,7 @@ impl AddressSelector {
             return false;
         }
         match &self.policy {
-            SelectionPolicy::Interfaces(names) => names.iter().any(|n| *n == candidate.interface),
+            SelectionPolicy::Interfaces(names) => names.contains(&candidate.interface),
             SelectionPolicy::GloballyRoutable => {
                 !candidate.loopback_interface && classify(candidate.address).is_global()
             }
@@ -376,7 +376,11 @@ mod tests {
         sel.upsert(on("eth0", 2, "2a01::1"));
         assert_eq!(sel.choose(IpFamily::V6), Some(ip("2a01::1")));
         sel.upsert(on("eth0", 2, "2a02::1"));
-        assert_eq!(sel.choose(IpFamily::V6), Some(ip("2a01::1")), "current stays");
+        assert_eq!(
+            sel.choose(IpFamily::V6),
+            Some(ip("2a01::1")),
+            "current stays"
+        );
         // A lifetime refresh of the old address is not a change.
         sel.upsert(on("eth0", 2, "2a01::1"));
         assert_eq!(sel.choose(IpFamily::V6), Some(ip("2a01::1")));
@@ -417,6 +421,7 @@ mod tests {
     fn resync_drops_unseen_and_keeps_age_of_seen() {
         let mut sel = AddressSelector::new(SelectionPolicy::GloballyRoutable);
         sel.upsert(on("eth0", 2, "81.2.69.1"));
+        assert_eq!(sel.choose(IpFamily::V4), Some(ip("81.2.69.1")));
         sel.upsert(on("eth0", 2, "81.2.69.2"));
         sel.remove(2, ip("81.2.69.2"));
         sel.upsert(on("eth0", 2, "81.2.69.2"));

@@ -123,7 +123,13 @@ mod tests {
         assert_eq!(events[1], v4(2));
         assert_eq!(events[2], v4(10), "the newest IPv4 event survives");
         assert_eq!(drained.coalesced, 9);
-        assert_eq!(intake.stats(), IntakeStats { received: 11, coalesced: 9 });
+        assert_eq!(
+            intake.stats(),
+            IntakeStats {
+                received: 11,
+                coalesced: 9
+            }
+        );
         assert!(intake.drain().events.is_empty());
     }
 
@@ -133,6 +139,9 @@ mod tests {
         intake.push(v4(1));
         intake.push(v4(2)); // overflow
         let first = intake.drain();
-        assert_eq!(first.events.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            first.events.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 }

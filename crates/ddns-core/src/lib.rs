@@ -47,18 +47,18 @@ mod source;
 mod state;
 
 pub use address::{AddressCandidate, AddressClass, AddressSelector, SelectionPolicy, classify};
-pub use engine::{
-    DdnsEngine, EngineSettings, OnceReport, RecordOutcome, SourceBinding,
-};
+pub use engine::{DdnsEngine, EngineSettings, OnceReport, RecordOutcome, SourceBinding};
 pub use error::{Error, Result};
 pub use intake::IntakeStats;
 pub use observer::{EngineEvent, EngineObserver};
 pub use provider::{DnsProvider, ErrorScope, ProviderError, ProviderErrorKind, RecordChange};
 pub use record::{DomainName, IpFamily, Record};
 pub use registry::{
-    ProviderFactory, ProviderPlan, Registry, Setting, SourceFactory, SourcePlan,
-    StateStoreFactory, StateStorePlan,
+    ProviderFactory, ProviderPlan, Registry, Setting, SourceFactory, SourcePlan, StateStoreFactory,
+    StateStorePlan,
 };
 pub use secret::{REDACTED, Secret};
 pub use source::{AddressSnapshot, IpEvent, IpSource, SourceError};
-pub use state::{STATE_FORMAT_VERSION, FileStateStore, MemoryStateStore, RecordState, StateSnapshot, StateStore};
+pub use state::{
+    FileStateStore, MemoryStateStore, RecordState, STATE_FORMAT_VERSION, StateSnapshot, StateStore,
+};

@@ -75,7 +75,11 @@ impl ProviderError {
 
     /// The provider asks to wait; applies to the whole provider.
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        let mut error = Self::new(ProviderErrorKind::RateLimited, ErrorScope::Provider, message);
+        let mut error = Self::new(
+            ProviderErrorKind::RateLimited,
+            ErrorScope::Provider,
+            message,
+        );
         error.retry_after = retry_after;
         error
     }
@@ -92,7 +96,11 @@ impl ProviderError {
 
     /// Credentials rejected; applies to the whole provider.
     pub fn credentials(message: impl Into<String>) -> Self {
-        Self::new(ProviderErrorKind::Credentials, ErrorScope::Provider, message)
+        Self::new(
+            ProviderErrorKind::Credentials,
+            ErrorScope::Provider,
+            message,
+        )
     }
 
     /// Sets the scope.
@@ -137,13 +145,18 @@ impl ProviderError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self.kind,
-            ProviderErrorKind::Transient | ProviderErrorKind::RateLimited | ProviderErrorKind::Timeout
+            ProviderErrorKind::Transient
+                | ProviderErrorKind::RateLimited
+                | ProviderErrorKind::Timeout
         )
     }
 
     /// Not worth retrying until something changes.
     pub fn is_permanent(&self) -> bool {
-        matches!(self.kind, ProviderErrorKind::Permanent | ProviderErrorKind::Credentials)
+        matches!(
+            self.kind,
+            ProviderErrorKind::Permanent | ProviderErrorKind::Credentials
+        )
     }
 
     /// The credentials were rejected.

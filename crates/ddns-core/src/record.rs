@@ -66,7 +66,9 @@ impl FromStr for IpFamily {
         match s.trim().to_ascii_lowercase().as_str() {
             "ipv4" | "4" | "v4" => Ok(IpFamily::V4),
             "ipv6" | "6" | "v6" => Ok(IpFamily::V6),
-            other => Err(format!("'{other}' is not an address family (expected ipv4 or ipv6)")),
+            other => Err(format!(
+                "'{other}' is not an address family (expected ipv4 or ipv6)"
+            )),
         }
     }
 }
@@ -162,7 +164,9 @@ impl FromStr for DomainName {
 
 fn check_label(name: &str, label: &str) -> Result<(), String> {
     if label.is_empty() {
-        return Err(format!("'{name}' has an empty label (two dots in a row, or a leading dot)"));
+        return Err(format!(
+            "'{name}' has an empty label (two dots in a row, or a leading dot)"
+        ));
     }
     if label.len() > 63 {
         return Err(format!(
@@ -181,7 +185,9 @@ fn check_label(name: &str, label: &str) -> Result<(), String> {
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {
-        return Err(format!("'{name}' has the label '{label}', which starts or ends with a hyphen"));
+        return Err(format!(
+            "'{name}' has the label '{label}', which starts or ends with a hyphen"
+        ));
     }
     Ok(())
 }
@@ -243,7 +249,10 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_and_wildcard_names() {
-        assert_eq!(parse("Home.Example.COM.").map(String::from), Ok("home.example.com".into()));
+        assert_eq!(
+            parse("Home.Example.COM.").map(String::from),
+            Ok("home.example.com".into())
+        );
         assert!(parse("*.example.com").is_ok());
         assert!(parse("a-1.b2.example").is_ok());
     }
@@ -273,7 +282,10 @@ mod tests {
     fn ancestors_walk_up_to_the_registrable_part() {
         let name = parse("vpn.sub.example.com").expect("valid");
         let list: Vec<_> = name.ancestors().collect();
-        assert_eq!(list, ["vpn.sub.example.com", "sub.example.com", "example.com"]);
+        assert_eq!(
+            list,
+            ["vpn.sub.example.com", "sub.example.com", "example.com"]
+        );
     }
 
     #[test]

@@ -61,7 +61,11 @@ pub trait SourceFactory: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Reads and validates this source's variables for the given families.
-    fn configure(&self, env: &Env, families: &[IpFamily]) -> Result<Box<dyn SourcePlan>, ConfigError>;
+    fn configure(
+        &self,
+        env: &Env,
+        families: &[IpFamily],
+    ) -> Result<Box<dyn SourcePlan>, ConfigError>;
 }
 
 /// A validated source configuration, ready to build.
@@ -133,7 +137,11 @@ impl Registry {
     }
 
     /// The provider factory called `name`; `variable` is named in the error.
-    pub fn provider(&self, variable: &str, name: &str) -> Result<&dyn ProviderFactory, ConfigError> {
+    pub fn provider(
+        &self,
+        variable: &str,
+        name: &str,
+    ) -> Result<&dyn ProviderFactory, ConfigError> {
         lookup(&self.providers, variable, name, "provider").map(|f| f.as_ref())
     }
 

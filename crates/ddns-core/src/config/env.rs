@@ -33,7 +33,10 @@ impl Env {
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
             read: Mutex::new(BTreeSet::new()),
         }
     }
@@ -101,7 +104,12 @@ impl Env {
     }
 
     /// A whole number within `range`, or the default.
-    pub fn number<T>(&self, name: &str, default: T, range: RangeInclusive<T>) -> Result<T, ConfigError>
+    pub fn number<T>(
+        &self,
+        name: &str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
     where
         T: FromStr + PartialOrd + Display + Copy,
     {
@@ -122,7 +130,11 @@ impl Env {
         if !range.contains(&parsed) {
             return Err(ConfigError::new(
                 name,
-                format!("{parsed} is out of range (expected {}..={})", range.start(), range.end()),
+                format!(
+                    "{parsed} is out of range (expected {}..={})",
+                    range.start(),
+                    range.end()
+                ),
             ));
         }
         Ok(parsed)
@@ -138,7 +150,10 @@ impl Env {
             "false" | "0" | "no" | "off" => Ok(false),
             _ => Err(ConfigError::new(
                 name,
-                format!("'{}' is not a boolean (expected true or false)", excerpt(&value, 32)),
+                format!(
+                    "'{}' is not a boolean (expected true or false)",
+                    excerpt(&value, 32)
+                ),
             )),
         }
     }
@@ -176,7 +191,11 @@ impl Env {
             .ok_or_else(|| {
                 ConfigError::new(
                     name,
-                    format!("'{}' is not one of: {}", excerpt(&value, 32), allowed.join(", ")),
+                    format!(
+                        "'{}' is not one of: {}",
+                        excerpt(&value, 32),
+                        allowed.join(", ")
+                    ),
                 )
             })
     }
@@ -247,12 +266,18 @@ fn read_secret_file(variable: &str, path: &Path) -> Result<Secret, ConfigError> 
     let metadata = std::fs::metadata(path)
         .map_err(|e| ConfigError::new(variable, format!("cannot read {shown}: {e}")))?;
     if !metadata.is_file() {
-        return Err(ConfigError::new(variable, format!("{shown} is not a regular file")));
+        return Err(ConfigError::new(
+            variable,
+            format!("{shown} is not a regular file"),
+        ));
     }
     if metadata.len() > MAX_SECRET_FILE {
         return Err(ConfigError::new(
             variable,
-            format!("{shown} is {} bytes; a secret file holds at most {MAX_SECRET_FILE}", metadata.len()),
+            format!(
+                "{shown} is {} bytes; a secret file holds at most {MAX_SECRET_FILE}",
+                metadata.len()
+            ),
         ));
     }
     let bytes = std::fs::read(path)
@@ -278,7 +303,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }
@@ -300,9 +329,15 @@ mod tests {
         assert_eq!(e.number("A", 1u64, 0..=10), Ok(5));
         assert_eq!(e.number("Z", 7u64, 0..=10), Ok(7));
         let err = e.number("B", 1u64, 0..=10).expect_err("not a number");
-        assert_eq!(err.to_string(), "B: 'x' is not a whole number (expected 0..=10)");
+        assert_eq!(
+            err.to_string(),
+            "B: 'x' is not a whole number (expected 0..=10)"
+        );
         let err = e.number("C", 1u64, 0..=86400).expect_err("too big");
-        assert_eq!(err.to_string(), "C: 99999 is out of range (expected 0..=86400)");
+        assert_eq!(
+            err.to_string(),
+            "C: 99999 is out of range (expected 0..=86400)"
+        );
     }
 
     #[test]
@@ -317,16 +352,37 @@ mod tests {
     fn non_utf8_values_are_errors() {
         use std::os::unix::ffi::OsStringExt;
         let e = Env::from_pairs([("A", OsString::from_vec(vec![0xff, 0xfe]))]);
-        assert_eq!(e.get("A").expect_err("bad").to_string(), "A: the value is not valid UTF-8");
+        assert_eq!(
+            e.get("A").expect_err("bad").to_string(),
+            "A: the value is not valid UTF-8"
+        );
     }
 
     #[test]
     fn lists_and_flags() {
-        let e = env(&[("L", "a, b ,c"), ("M", "a,,b"), ("F", "Yes"), ("G", "maybe")]);
-        assert_eq!(e.list("L"), Ok(Some(vec!["a".into(), "b".into(), "c".into()])));
-        assert!(e.list("M").expect_err("empty item").to_string().contains("item 2"));
+        let e = env(&[
+            ("L", "a, b ,c"),
+            ("M", "a,,b"),
+            ("F", "Yes"),
+            ("G", "maybe"),
+        ]);
+        assert_eq!(
+            e.list("L"),
+            Ok(Some(vec!["a".into(), "b".into(), "c".into()]))
+        );
+        assert!(
+            e.list("M")
+                .expect_err("empty item")
+                .to_string()
+                .contains("item 2")
+        );
         assert_eq!(e.flag("F", false), Ok(true));
-        assert!(e.flag("G", false).expect_err("bad").to_string().contains("not a boolean"));
+        assert!(
+            e.flag("G", false)
+                .expect_err("bad")
+                .to_string()
+                .contains("not a boolean")
+        );
     }
 
     #[test]
@@ -340,11 +396,17 @@ mod tests {
 
         let both = env(&[("TOKEN", "x"), ("TOKEN_FILE", &path)]);
         let err = both.secret("TOKEN").expect_err("both set");
-        assert_eq!(err.to_string(), "TOKEN: both TOKEN and TOKEN_FILE are set; set only one");
+        assert_eq!(
+            err.to_string(),
+            "TOKEN: both TOKEN and TOKEN_FILE are set; set only one"
+        );
 
         let missing = env(&[("TOKEN_FILE", "/nonexistent/ddns-token")]);
         let err = missing.secret("TOKEN").expect_err("missing");
-        assert!(err.to_string().starts_with("TOKEN_FILE: cannot read /nonexistent/ddns-token"));
+        assert!(
+            err.to_string()
+                .starts_with("TOKEN_FILE: cannot read /nonexistent/ddns-token")
+        );
     }
 
     #[test]
@@ -358,7 +420,11 @@ mod tests {
 
     #[test]
     fn misspelt_variables_are_reported_with_a_suggestion() {
-        let e = env(&[("DDNS_RECORD", "a.example.com"), ("DDNS_RECORDS", "x"), ("OTHER", "1")]);
+        let e = env(&[
+            ("DDNS_RECORD", "a.example.com"),
+            ("DDNS_RECORDS", "x"),
+            ("OTHER", "1"),
+        ]);
         let _ = e.get("DDNS_RECORDS");
         let _ = e.get("DDNS_TTL");
         assert_eq!(

@@ -71,17 +71,32 @@ impl Config {
             ));
             out.extend(source.plan.settings());
         }
-        out.push(Setting::new("DDNS_STATE_STORE_TYPE", &self.state_store_type));
+        out.push(Setting::new(
+            "DDNS_STATE_STORE_TYPE",
+            &self.state_store_type,
+        ));
         out.extend(self.state_store.settings());
         let e = &self.engine;
-        out.push(Setting::new("DDNS_MIN_UPDATE_INTERVAL_SECS", e.min_update_interval.as_secs()));
+        out.push(Setting::new(
+            "DDNS_MIN_UPDATE_INTERVAL_SECS",
+            e.min_update_interval.as_secs(),
+        ));
         out.push(Setting::new(
             "DDNS_RECHECK_INTERVAL_SECS",
             e.recheck_interval.map_or(0, |d| d.as_secs()),
         ));
-        out.push(Setting::new("DDNS_EVENT_CHANNEL_CAPACITY", e.event_capacity));
-        out.push(Setting::new("DDNS_SHUTDOWN_TIMEOUT_SECS", self.shutdown_timeout.as_secs()));
-        out.push(Setting::new("DDNS_ONCE_TIMEOUT_SECS", self.once_timeout.as_secs()));
+        out.push(Setting::new(
+            "DDNS_EVENT_CHANNEL_CAPACITY",
+            e.event_capacity,
+        ));
+        out.push(Setting::new(
+            "DDNS_SHUTDOWN_TIMEOUT_SECS",
+            self.shutdown_timeout.as_secs(),
+        ));
+        out.push(Setting::new(
+            "DDNS_ONCE_TIMEOUT_SECS",
+            self.once_timeout.as_secs(),
+        ));
         out.push(Setting::new("DDNS_ALLOW_HTTP", self.allow_http));
         out
     }
@@ -89,15 +104,23 @@ impl Config {
 
 fn parse_records(env: &Env) -> Result<Vec<DomainName>, ConfigError> {
     const VAR: &str = "DDNS_RECORDS";
-    let items = env
-        .list(VAR)?
-        .ok_or_else(|| ConfigError::new(VAR, "is required: the comma-separated names to keep up to date, such as home.example.com"))?;
+    let items = env.list(VAR)?.ok_or_else(|| {
+        ConfigError::new(
+            VAR,
+            "is required: the comma-separated names to keep up to date, such as home.example.com",
+        )
+    })?;
     let mut names = Vec::with_capacity(items.len());
     let mut seen = BTreeSet::new();
     for item in items {
-        let name: DomainName = item.parse().map_err(|reason: String| ConfigError::new(VAR, reason))?;
+        let name: DomainName = item
+            .parse()
+            .map_err(|reason: String| ConfigError::new(VAR, reason))?;
         if !seen.insert(name.clone()) {
-            return Err(ConfigError::new(VAR, format!("'{}' is listed twice", excerpt(&item, 80))));
+            return Err(ConfigError::new(
+                VAR,
+                format!("'{}' is listed twice", excerpt(&item, 80)),
+            ));
         }
         names.push(name);
     }
@@ -111,7 +134,9 @@ fn parse_families(env: &Env) -> Result<Vec<IpFamily>, ConfigError> {
     };
     let mut families = Vec::new();
     for item in items {
-        let family: IpFamily = item.parse().map_err(|reason: String| ConfigError::new(VAR, reason))?;
+        let family: IpFamily = item
+            .parse()
+            .map_err(|reason: String| ConfigError::new(VAR, reason))?;
         if families.contains(&family) {
             return Err(ConfigError::new(VAR, format!("{family} is listed twice")));
         }
@@ -120,8 +145,13 @@ fn parse_families(env: &Env) -> Result<Vec<IpFamily>, ConfigError> {
     Ok(families)
 }
 
-fn source_types(env: &Env, families: &[IpFamily]) -> Result<Vec<(String, Vec<IpFamily>)>, ConfigError> {
-    let default = env.get("DDNS_IP_SOURCE_TYPE")?.unwrap_or_else(|| "netlink".to_string());
+fn source_types(
+    env: &Env,
+    families: &[IpFamily],
+) -> Result<Vec<(String, Vec<IpFamily>)>, ConfigError> {
+    let default = env
+        .get("DDNS_IP_SOURCE_TYPE")?
+        .unwrap_or_else(|| "netlink".to_string());
     let v4 = env.get("DDNS_IPV4_SOURCE_TYPE")?;
     let v6 = env.get("DDNS_IPV6_SOURCE_TYPE")?;
     let mut groups: Vec<(String, String, Vec<IpFamily>)> = Vec::new();
@@ -152,7 +182,10 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
     let provider_type = env
         .required(
             "DDNS_PROVIDER_TYPE",
-            &format!("the DNS provider, one of: {}", registry.provider_names().join(", ")),
+            &format!(
+                "the DNS provider, one of: {}",
+                registry.provider_names().join(", ")
+            ),
         )?
         .trim()
         .to_ascii_lowercase();
@@ -162,7 +195,9 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
 
     let mut sources = Vec::new();
     for (tagged, fams) in source_types(env, &families)? {
-        let (variable, name) = tagged.split_once('=').unwrap_or(("DDNS_IP_SOURCE_TYPE", &tagged));
+        let (variable, name) = tagged
+            .split_once('=')
+            .unwrap_or(("DDNS_IP_SOURCE_TYPE", &tagged));
         let plan = registry.source(variable, name)?.configure(env, &fams)?;
         sources.push(SourceSelection {
             type_name: name.to_string(),
@@ -190,8 +225,10 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
     engine.event_capacity = env.number("DDNS_EVENT_CHANNEL_CAPACITY", 1000usize, 1..=1_000_000)?;
     let recheck = env.number("DDNS_RECHECK_INTERVAL_SECS", 3600u64, 0..=604_800)?;
     engine.recheck_interval = (recheck > 0).then(|| Duration::from_secs(recheck));
-    let shutdown_timeout = Duration::from_secs(env.number("DDNS_SHUTDOWN_TIMEOUT_SECS", 30u64, 1..=3600)?);
-    let once_timeout = Duration::from_secs(env.number("DDNS_ONCE_TIMEOUT_SECS", 60u64, 1..=3600)?);
+    let shutdown_timeout =
+        Duration::from_secs(env.number("DDNS_SHUTDOWN_TIMEOUT_SECS", 30u64, 1..=3600)?);
+    let once_timeout =
+        Duration::from_secs(env.number("DDNS_ONCE_TIMEOUT_SECS", 60u64, 1..=3600)?);
     let allow_http = env.flag("DDNS_ALLOW_HTTP", false)?;
 
     Ok(Config {

@@ -14,7 +14,10 @@ pub fn validate_token(variable: &str, token: &Secret, min_len: usize) -> Result<
     if value.len() < min_len {
         return Err(ConfigError::new(
             variable,
-            format!("is {} characters long; a real one has at least {min_len}", value.len()),
+            format!(
+                "is {} characters long; a real one has at least {min_len}",
+                value.len()
+            ),
         ));
     }
     let lower = value.to_ascii_lowercase();
@@ -33,8 +36,12 @@ pub fn validate_token(variable: &str, token: &Secret, min_len: usize) -> Result<
     let looks_placeholder = PLACEHOLDERS.iter().any(|p| lower.contains(p))
         || (lower.starts_with('<') && lower.ends_with('>'))
         || (lower.starts_with("${") && lower.ends_with('}'))
-        || lower.chars().all(|c| c == lower.chars().next().unwrap_or('x'))
-        || lower.chars().all(|c| c == 'x' || c == '*' || c == '.' || c == '-');
+        || lower
+            .chars()
+            .all(|c| c == lower.chars().next().unwrap_or('x'))
+        || lower
+            .chars()
+            .all(|c| c == 'x' || c == '*' || c == '.' || c == '-');
     if looks_placeholder {
         return Err(ConfigError::new(
             variable,
@@ -87,13 +94,26 @@ mod tests {
 
     #[test]
     fn placeholder_and_short_tokens_are_rejected() {
-        for bad in ["your_token_here", "CHANGEME-please-now", "<token>", "xxxxxxxxxxxxxxxxxxxx", "aaaaaaaaaaaaaaaaaaaaa"] {
-            let err = validate_token("DDNS_PROVIDER_API_TOKEN", &Secret::new(bad), 8).expect_err(bad);
+        for bad in [
+            "your_token_here",
+            "CHANGEME-please-now",
+            "<token>",
+            "xxxxxxxxxxxxxxxxxxxx",
+            "aaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            let err =
+                validate_token("DDNS_PROVIDER_API_TOKEN", &Secret::new(bad), 8).expect_err(bad);
             assert_eq!(err.variable(), "DDNS_PROVIDER_API_TOKEN");
-            assert!(!err.to_string().contains(bad), "the message must not echo the token");
+            assert!(
+                !err.to_string().contains(bad),
+                "the message must not echo the token"
+            );
         }
         let err = validate_token("T", &Secret::new("abc"), 8).expect_err("short");
-        assert_eq!(err.to_string(), "T: is 3 characters long; a real one has at least 8");
+        assert_eq!(
+            err.to_string(),
+            "T: is 3 characters long; a real one has at least 8"
+        );
         assert!(validate_token("T", &Secret::new("Zk3r9-qP2mXa7LwT"), 8).is_ok());
     }
 
@@ -104,7 +124,10 @@ mod tests {
         assert!(validate_url("U", "http://[::1]/x", false).is_ok());
         assert!(validate_url("U", "http://localhost/x", false).is_ok());
         let err = validate_url("U", "http://plug.lan/secret-key", false).expect_err("plain http");
-        assert!(err.to_string().starts_with("U: http://plug.lan is not encrypted"));
+        assert!(
+            err.to_string()
+                .starts_with("U: http://plug.lan is not encrypted")
+        );
         assert!(!err.to_string().contains("secret-key"));
         assert!(validate_url("U", "http://plug.lan/x", true).is_ok());
         assert!(validate_url("U", "ftp://x.example/", true).is_err());

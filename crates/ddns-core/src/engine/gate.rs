@@ -49,7 +49,12 @@ impl Gate {
 
     /// Counts a transient failure; opens the breaker past the threshold and
     /// lengthens the pause while probes keep failing.
-    pub(super) fn on_transient_failure(&mut self, provider: &str, now: Instant, settings: &EngineSettings) {
+    pub(super) fn on_transient_failure(
+        &mut self,
+        provider: &str,
+        now: Instant,
+        settings: &EngineSettings,
+    ) {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         if self.open {
             self.pause = (self.pause * 2).min(settings.breaker_pause_max);

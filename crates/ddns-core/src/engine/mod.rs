@@ -88,6 +88,16 @@ impl SourceBinding {
     pub fn new(source: Arc<dyn IpSource>, families: Vec<IpFamily>) -> Self {
         Self { source, families }
     }
+
+    /// The source.
+    pub fn source(&self) -> &Arc<dyn IpSource> {
+        &self.source
+    }
+
+    /// The families taken from it.
+    pub fn families(&self) -> &[IpFamily] {
+        &self.families
+    }
 }
 
 /// Converges records to the addresses sources report.
@@ -101,7 +111,11 @@ pub struct DdnsEngine {
 
 impl DdnsEngine {
     /// An engine over one provider and one state store.
-    pub fn new(settings: EngineSettings, provider: Arc<dyn DnsProvider>, store: Arc<dyn StateStore>) -> Self {
+    pub fn new(
+        settings: EngineSettings,
+        provider: Arc<dyn DnsProvider>,
+        store: Arc<dyn StateStore>,
+    ) -> Self {
         let intake = Intake::new(settings.event_capacity);
         Self {
             settings,
@@ -130,14 +144,22 @@ impl DdnsEngine {
 
     /// Runs until `shutdown` resolves. Returns an error only for what must
     /// stop the daemon: credentials rejected before any success.
-    pub async fn run(&self, sources: Vec<SourceBinding>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    pub async fn run(
+        &self,
+        sources: Vec<SourceBinding>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
         let pumps = async {
             join_all(sources.iter().map(|binding| pump(binding, &self.intake))).await;
             std::future::pending::<()>().await
         };
         let work = async {
             let mut runner = Runner::new(self, Mode::Daemon).await?;
-            info!(records = self.settings.records.len(), provider = self.provider.name(), "engine ready");
+            info!(
+                records = self.settings.records.len(),
+                provider = self.provider.name(),
+                "engine ready"
+            );
             loop {
                 runner.converge().await?;
                 runner.before_idle();
@@ -160,7 +182,11 @@ impl DdnsEngine {
     /// minimum interval is ignored (the run was asked for), transient
     /// failures are retried until `budget` runs out, and a rate limit is
     /// reported rather than waited for.
-    pub async fn run_once(&self, snapshot: AddressSnapshot, budget: Duration) -> Result<OnceReport> {
+    pub async fn run_once(
+        &self,
+        snapshot: AddressSnapshot,
+        budget: Duration,
+    ) -> Result<OnceReport> {
         let deadline = tokio::time::Instant::now() + budget;
         let mut runner = Runner::new(self, Mode::Once).await?;
         runner.set_addresses(snapshot);
@@ -197,7 +223,9 @@ async fn pump(binding: &SourceBinding, intake: &Intake) {
                         intake.push(event);
                     }
                 }
-                Err(error) => warn!(source = %name, error = %error, "address source reported an error"),
+                Err(error) => {
+                    warn!(source = %name, error = %error, "address source reported an error")
+                }
             }
         }
         warn!(source = %name, retry_in_secs = delay.as_secs(), "address source stopped; restarting it");

@@ -26,7 +26,10 @@ pub enum RecordOutcome {
 impl RecordOutcome {
     /// Whether the record holds the current address.
     pub fn is_ok(&self) -> bool {
-        matches!(self, RecordOutcome::Unchanged(_) | RecordOutcome::Updated(_))
+        matches!(
+            self,
+            RecordOutcome::Unchanged(_) | RecordOutcome::Updated(_)
+        )
     }
 }
 
@@ -35,7 +38,9 @@ impl fmt::Display for RecordOutcome {
         match self {
             RecordOutcome::Unchanged(a) => write!(f, "unchanged, holds {a}"),
             RecordOutcome::Updated(a) => write!(f, "updated to {a}"),
-            RecordOutcome::NoAddress => f.write_str("no address of this family was found; record left alone"),
+            RecordOutcome::NoAddress => {
+                f.write_str("no address of this family was found; record left alone")
+            }
             RecordOutcome::Unsupported => f.write_str("not supported by the provider"),
             RecordOutcome::RateLimited(m) => write!(f, "rate limited, nothing written: {m}"),
             RecordOutcome::Failed(m) => write!(f, "failed: {m}"),

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::DdnsEngine;
 use super::gate::{Gate, backoff};
 use super::report::{OnceReport, RecordOutcome};
 use super::slot::{Context, Failure, Published, Slot, Step};
-use super::DdnsEngine;
 use crate::error::{Error, Result};
 use crate::observer::EngineEvent;
 use crate::provider::{ErrorScope, ProviderError, ProviderErrorKind, RecordChange};
@@ -90,7 +90,10 @@ impl<'e> Runner<'e> {
         match engine.provider.check_credentials().await {
             Ok(()) => runner.credentials_accepted = true,
             Err(error) if error.is_credentials() => {
-                return Err(Error::CredentialsRejected { provider, source: error });
+                return Err(Error::CredentialsRejected {
+                    provider,
+                    source: error,
+                });
             }
             Err(error) => {
                 warn!(provider = %provider, error = %error, "cannot check the credentials now; carrying on and retrying with the first update");
@@ -122,7 +125,9 @@ impl<'e> Runner<'e> {
                 );
             }
             self.storm_coalesced += drained.coalesced;
-            self.notify(EngineEvent::EventsCoalesced { count: drained.coalesced });
+            self.notify(EngineEvent::EventsCoalesced {
+                count: drained.coalesced,
+            });
         }
         let before = self.desired;
         for (_, event) in drained.events {
@@ -145,8 +150,12 @@ impl<'e> Runner<'e> {
                 continue;
             }
             match new {
-                Some(address) => info!(family = %family, address = %address, previous = ?old, "address changed"),
-                None => info!(family = %family, previous = ?old, "address lost; records keep their current value"),
+                Some(address) => {
+                    info!(family = %family, address = %address, previous = ?old, "address changed")
+                }
+                None => {
+                    info!(family = %family, previous = ?old, "address lost; records keep their current value")
+                }
             }
         }
     }
@@ -198,16 +207,22 @@ impl<'e> Runner<'e> {
             for (index, desired, delay) in deferred {
                 self.log_deferred(index, desired, delay);
             }
+            // A pass ends when an iteration sends nothing: everything left
+            // is waiting, so looping again could only spin.
             if !reads.is_empty() {
                 reads.truncate(allowance);
-                self.read(reads).await?;
+                if self.read(reads).await? == 0 {
+                    break;
+                }
                 continue;
             }
             if writes.is_empty() {
                 break;
             }
             writes.truncate(allowance);
-            self.write(writes).await?;
+            if self.write(writes).await? == 0 {
+                break;
+            }
         }
         self.save_state().await;
         self.report_pass();
@@ -230,34 +245,73 @@ impl<'e> Runner<'e> {
         self.notify(EngineEvent::RecordDeferred { record, delay });
     }
 
-    async fn read(&mut self, indices: Vec<usize>) -> Result<()> {
+    /// Whether a call planned earlier in this pass must not go out: the
+    /// provider was paused, or the record failed for good, by an earlier call.
+    fn halted(&self, index: usize, address: Option<IpAddr>) -> bool {
+        let address = address.or(self.desired[self.slots[index].record.family().index()]);
+        self.gate.blocked_until(Instant::now()).is_some()
+            || match &self.slots[index].failure {
+                Some(Failure::Permanent {
+                    address: failed, ..
+                }) => Some(*failed) == address,
+                Some(Failure::RateLimited { .. }) => true,
+                _ => false,
+            }
+    }
+
+    /// Reads the records; returns how many calls went out.
+    async fn read(&mut self, indices: Vec<usize>) -> Result<usize> {
         let provider = self.engine.provider.clone();
-        let records: Vec<Record> = indices.iter().map(|i| self.slots[*i].record.clone()).collect();
-        let results = if records.len() == 1 {
-            let span = info_span!("read", record = %records[0], provider = provider.name());
-            vec![provider.read(&records[0]).instrument(span).await]
-        } else {
-            let span = info_span!("read_many", records = records.len(), provider = provider.name());
-            provider.read_many(&records).instrument(span).await
-        };
-        let mut results = results;
-        results.resize_with(indices.len(), || {
-            Err(ProviderError::transient("the provider returned fewer results than records"))
-        });
-        for (index, result) in indices.into_iter().zip(results) {
-            match result {
-                Ok(values) => self.on_read(index, values),
-                Err(error) => self.on_failure(index, error)?,
+        let mut calls = 0;
+        for group in indices.chunks(provider.max_batch().max(1)) {
+            let group: Vec<usize> = group
+                .iter()
+                .copied()
+                .filter(|i| !self.halted(*i, None))
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            calls += 1;
+            let records: Vec<Record> = group
+                .iter()
+                .map(|i| self.slots[*i].record.clone())
+                .collect();
+            let mut results = if records.len() == 1 {
+                let span = info_span!("read", record = %records[0], provider = provider.name());
+                vec![provider.read(&records[0]).instrument(span).await]
+            } else {
+                let span = info_span!(
+                    "read_many",
+                    records = records.len(),
+                    provider = provider.name()
+                );
+                provider.read_many(&records).instrument(span).await
+            };
+            results.resize_with(group.len(), || {
+                Err(ProviderError::transient(
+                    "the provider returned fewer results than records",
+                ))
+            });
+            for (index, result) in group.into_iter().zip(results) {
+                match result {
+                    Ok(values) => self.on_read(index, values),
+                    Err(error) => self.on_failure(index, error)?,
+                }
             }
         }
-        Ok(())
+        Ok(calls)
     }
 
     fn on_read(&mut self, index: usize, values: Option<Vec<IpAddr>>) {
         self.gate.on_success(self.engine.provider.name());
         self.credentials_accepted = true;
         let now = Instant::now();
-        let recheck = self.engine.settings.recheck_interval.filter(|_| self.mode == Mode::Daemon);
+        let recheck = self
+            .engine
+            .settings
+            .recheck_interval
+            .filter(|_| self.mode == Mode::Daemon);
         let desired = self.desired[self.slots[index].record.family().index()];
         let key = self.slots[index].record.key();
         let stored = self.state.records.get(&key).map(|s| s.address);
@@ -280,7 +334,9 @@ impl<'e> Runner<'e> {
                 }
             }
             None => {
-                slot.published = Published::Unreadable { last_written: stored };
+                slot.published = Published::Unreadable {
+                    last_written: stored,
+                };
                 if let Some(address) = desired.filter(|a| slot.holds(*a)) {
                     debug!(record = %slot.record, address = %address, "record holds the address according to the state store");
                     let record = &self.slots[index].record;
@@ -290,43 +346,68 @@ impl<'e> Runner<'e> {
         }
     }
 
-    async fn write(&mut self, writes: Vec<(usize, IpAddr)>) -> Result<()> {
+    /// Writes the records; returns how many calls went out.
+    async fn write(&mut self, writes: Vec<(usize, IpAddr)>) -> Result<usize> {
         let provider = self.engine.provider.clone();
-        let changes: Vec<RecordChange> = writes
-            .iter()
-            .map(|(i, address)| RecordChange {
-                record: self.slots[*i].record.clone(),
-                address: *address,
-            })
-            .collect();
-        let chunk = provider_batch(&*provider);
-        let mut results = Vec::with_capacity(changes.len());
-        for group in changes.chunks(chunk) {
-            if group.len() == 1 {
-                let change = &group[0];
+        let mut calls = 0;
+        for group in writes.chunks(provider.max_batch().max(1)) {
+            let group: Vec<(usize, IpAddr)> = group
+                .iter()
+                .copied()
+                .filter(|(i, a)| !self.halted(*i, Some(*a)))
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            calls += 1;
+            let changes: Vec<RecordChange> = group
+                .iter()
+                .map(|(i, address)| RecordChange {
+                    record: self.slots[*i].record.clone(),
+                    address: *address,
+                })
+                .collect();
+            let mut results = if changes.len() == 1 {
+                let change = &changes[0];
                 let span = info_span!("update", record = %change.record, provider = provider.name(), address = %change.address);
-                results.push(provider.update(&change.record, change.address).instrument(span).await);
+                vec![
+                    provider
+                        .update(&change.record, change.address)
+                        .instrument(span)
+                        .await,
+                ]
             } else {
-                let span = info_span!("update_many", records = group.len(), provider = provider.name());
-                let mut batch = provider.update_many(group).instrument(span).await;
-                batch.resize_with(group.len(), || Err(ProviderError::transient("the provider returned fewer results than changes")));
-                results.extend(batch);
+                let span = info_span!(
+                    "update_many",
+                    records = changes.len(),
+                    provider = provider.name()
+                );
+                provider.update_many(&changes).instrument(span).await
+            };
+            results.resize_with(group.len(), || {
+                Err(ProviderError::transient(
+                    "the provider returned fewer results than changes",
+                ))
+            });
+            for ((index, address), result) in group.into_iter().zip(results) {
+                match result {
+                    Ok(()) => self.on_written(index, address),
+                    Err(error) => self.on_failure(index, error)?,
+                }
             }
         }
-        for ((index, address), result) in writes.into_iter().zip(results) {
-            match result {
-                Ok(()) => self.on_written(index, address),
-                Err(error) => self.on_failure(index, error)?,
-            }
-        }
-        Ok(())
+        Ok(calls)
     }
 
     fn on_written(&mut self, index: usize, address: IpAddr) {
         self.gate.on_success(self.engine.provider.name());
         self.credentials_accepted = true;
         let now = Instant::now();
-        let recheck = self.engine.settings.recheck_interval.filter(|_| self.mode == Mode::Daemon);
+        let recheck = self
+            .engine
+            .settings
+            .recheck_interval
+            .filter(|_| self.mode == Mode::Daemon);
         let slot = &mut self.slots[index];
         let previous = std::mem::replace(&mut slot.published, Published::Unknown);
         let previous_values: Vec<IpAddr> = match &previous {
@@ -335,7 +416,9 @@ impl<'e> Runner<'e> {
             Published::Unknown => Vec::new(),
         };
         slot.published = match previous {
-            Published::Unreadable { .. } => Published::Unreadable { last_written: Some(address) },
+            Published::Unreadable { .. } => Published::Unreadable {
+                last_written: Some(address),
+            },
             _ => Published::Values(vec![address]),
         };
         if slot.failure.is_some() {
@@ -352,7 +435,11 @@ impl<'e> Runner<'e> {
         let previous_text = if previous_values.is_empty() {
             "none".to_string()
         } else {
-            previous_values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            previous_values
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         info!(record = %slot.record, address = %address, previous = %previous_text, "record updated");
         if previous_values.len() > 1 {
@@ -377,40 +464,67 @@ impl<'e> Runner<'e> {
         let provider = self.engine.provider.name().to_string();
         let family = self.slots[index].record.family();
         let desired = self.desired[family.index()];
-        let recheck = self.engine.settings.recheck_interval.filter(|_| self.mode == Mode::Daemon);
+        let recheck = self
+            .engine
+            .settings
+            .recheck_interval
+            .filter(|_| self.mode == Mode::Daemon);
 
         match error.kind() {
             ProviderErrorKind::Credentials => {
                 if !self.credentials_accepted {
-                    return Err(Error::CredentialsRejected { provider, source: error });
+                    return Err(Error::CredentialsRejected {
+                        provider,
+                        source: error,
+                    });
                 }
                 error!(provider = %provider, error = %error, "the provider rejected the credentials; every record is marked failed until the next address change or re-check");
                 let message = error.to_string();
                 for slot in &mut self.slots {
                     if let Some(address) = self.desired[slot.record.family().index()] {
-                        slot.failure = Some(Failure::Permanent { address, message: message.clone() });
+                        slot.failure = Some(Failure::Permanent {
+                            address,
+                            message: message.clone(),
+                        });
                         slot.recheck_at = recheck.map(|d| now + d);
                     }
                 }
                 let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: None });
+                self.notify(EngineEvent::RecordFailed {
+                    record,
+                    error: &error,
+                    retry_in: None,
+                });
             }
             ProviderErrorKind::Permanent => {
                 let slot = &mut self.slots[index];
                 error!(record = %slot.record, address = ?desired, error = %error, "update failed and retrying cannot help; it is tried again when the address changes or at the next re-check");
                 if let Some(address) = desired {
-                    slot.failure = Some(Failure::Permanent { address, message: error.to_string() });
+                    slot.failure = Some(Failure::Permanent {
+                        address,
+                        message: error.to_string(),
+                    });
                 }
                 slot.recheck_at = recheck.map(|d| now + d);
                 let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: None });
+                self.notify(EngineEvent::RecordFailed {
+                    record,
+                    error: &error,
+                    retry_in: None,
+                });
             }
             ProviderErrorKind::RateLimited if self.mode == Mode::Once => {
                 let slot = &mut self.slots[index];
                 warn!(record = %slot.record, error = %error, "rate limited; not writing in this run");
-                slot.failure = Some(Failure::RateLimited { message: error.to_string() });
+                slot.failure = Some(Failure::RateLimited {
+                    message: error.to_string(),
+                });
                 let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: None });
+                self.notify(EngineEvent::RecordFailed {
+                    record,
+                    error: &error,
+                    retry_in: None,
+                });
             }
             _ => {
                 let settings = &self.engine.settings;
@@ -432,10 +546,16 @@ impl<'e> Runner<'e> {
                 } else {
                     debug!(record = %slot.record, error = %error, attempts = slot.attempts, retry_in_secs = delay.as_secs_f64().ceil() as u64, "provider request failed again");
                 }
-                slot.failure = Some(Failure::Transient { message: error.to_string() });
+                slot.failure = Some(Failure::Transient {
+                    message: error.to_string(),
+                });
                 self.gate.on_transient_failure(&provider, now, settings);
                 let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed { record, error: &error, retry_in: Some(delay) });
+                self.notify(EngineEvent::RecordFailed {
+                    record,
+                    error: &error,
+                    retry_in: Some(delay),
+                });
             }
         }
         Ok(())
@@ -485,14 +605,21 @@ impl<'e> Runner<'e> {
     fn report_pass(&self) {
         let (in_sync, pending, failed) = self.counts();
         debug!(in_sync, pending, failed, "pass completed");
-        self.notify(EngineEvent::PassCompleted { in_sync, pending, failed });
+        self.notify(EngineEvent::PassCompleted {
+            in_sync,
+            pending,
+            failed,
+        });
     }
 
     /// Called when the engine is about to sleep: closes the summaries of
     /// repeated warnings.
     pub(super) fn before_idle(&mut self) {
         if self.storm_coalesced > 0 {
-            warn!(coalesced = self.storm_coalesced, "event burst over; coalesced events were folded into the latest address");
+            warn!(
+                coalesced = self.storm_coalesced,
+                "event burst over; coalesced events were folded into the latest address"
+            );
             self.storm_coalesced = 0;
         }
     }
@@ -512,10 +639,8 @@ impl<'e> Runner<'e> {
                 Step::Read | Step::Write(_) => consider(now),
                 Step::Idle => {}
             }
-            if self.mode == Mode::Daemon {
-                if let Some(t) = slot.recheck_at {
-                    consider(t);
-                }
+            if let Some(t) = slot.recheck_at.filter(|_| self.mode == Mode::Daemon) {
+                consider(t);
             }
         }
         earliest
@@ -530,12 +655,15 @@ impl<'e> Runner<'e> {
                 let outcome = match (desired, &slot.failure) {
                     (_, _) if !slot.supported => RecordOutcome::Unsupported,
                     (None, _) => RecordOutcome::NoAddress,
-                    (Some(_), Some(Failure::RateLimited { message })) => RecordOutcome::RateLimited(message.clone()),
-                    (Some(_), Some(Failure::Permanent { message, .. })) => RecordOutcome::Failed(message.clone()),
-                    (Some(_), Some(Failure::Transient { message })) => RecordOutcome::Failed(format!(
-                        "still failing after {} attempts: {message}",
-                        slot.attempts
-                    )),
+                    (Some(_), Some(Failure::RateLimited { message })) => {
+                        RecordOutcome::RateLimited(message.clone())
+                    }
+                    (Some(_), Some(Failure::Permanent { message, .. })) => {
+                        RecordOutcome::Failed(message.clone())
+                    }
+                    (Some(_), Some(Failure::Transient { message })) => RecordOutcome::Failed(
+                        format!("still failing after {} attempts: {message}", slot.attempts),
+                    ),
                     (Some(address), None) if slot.holds(address) => {
                         if slot.written_this_run {
                             RecordOutcome::Updated(address)
@@ -543,7 +671,9 @@ impl<'e> Runner<'e> {
                             RecordOutcome::Unchanged(address)
                         }
                     }
-                    (Some(_), None) => RecordOutcome::Failed("not brought up to date in the time allowed".into()),
+                    (Some(_), None) => {
+                        RecordOutcome::Failed("not brought up to date in the time allowed".into())
+                    }
                 };
                 (slot.record.clone(), outcome)
             })
@@ -557,14 +687,15 @@ impl<'e> Runner<'e> {
     }
 }
 
-fn provider_batch(provider: &dyn crate::provider::DnsProvider) -> usize {
-    provider.max_batch().max(1)
-}
-
 /// Turns a stored wall-clock write time into a monotonic instant, so the
 /// minimum interval holds across restarts. A time in the future is clamped
 /// to now; one older than the interval no longer matters.
-fn restore_last_write(written_at: u64, wall_now: u64, now: Instant, interval: Duration) -> Option<Instant> {
+fn restore_last_write(
+    written_at: u64,
+    wall_now: u64,
+    now: Instant,
+    interval: Duration,
+) -> Option<Instant> {
     if written_at > wall_now {
         return Some(now);
     }

@@ -107,7 +107,9 @@ impl Slot {
             return Step::Idle;
         }
         match &self.failure {
-            Some(Failure::Permanent { address: failed, .. }) if *failed == address => return Step::Idle,
+            Some(Failure::Permanent {
+                address: failed, ..
+            }) if *failed == address => return Step::Idle,
             Some(Failure::RateLimited { .. }) => return Step::Idle,
             _ => {}
         }
@@ -123,12 +125,10 @@ impl Slot {
         if self.holds(address) {
             return Step::Idle;
         }
-        if !cx.ignore_interval {
-            if let Some(last) = self.last_write {
-                let allowed = last + cx.min_interval;
-                if allowed > cx.now {
-                    return Step::Deferred(allowed);
-                }
+        if let Some(last) = self.last_write.filter(|_| !cx.ignore_interval) {
+            let allowed = last + cx.min_interval;
+            if allowed > cx.now {
+                return Step::Deferred(allowed);
             }
         }
         Step::Write(address)

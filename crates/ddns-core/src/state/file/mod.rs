@@ -49,10 +49,9 @@ impl FileStateStore {
     /// be logged and be retried while the engine keeps working in memory.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if let Err(source) = fs::create_dir_all(parent) {
-                warn!(path = %parent.display(), error = %source, "cannot create the state directory; state will be kept in memory until it can be written");
-            }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(Err(source)) = parent.map(fs::create_dir_all) {
+            warn!(path = %path.display(), error = %source, "cannot create the state directory; state will be kept in memory until it can be written");
         }
         let lock = take_lock(&path)?;
         Ok(Self {
@@ -109,7 +108,10 @@ impl FileStateStore {
     }
 
     fn save_sync(&self, snapshot: &StateSnapshot) -> io::Result<()> {
-        let _guard = self.write_guard.lock().map_err(|_| io::Error::other("state writer poisoned"))?;
+        let _guard = self
+            .write_guard
+            .lock()
+            .map_err(|_| io::Error::other("state writer poisoned"))?;
         let body = serde_json::to_vec_pretty(&OnDisk {
             format: FORMAT_TAG.to_string(),
             version: STATE_FORMAT_VERSION,
@@ -153,7 +155,10 @@ impl FileStateStore {
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".");
     name.push(suffix);
     path.with_file_name(name)
@@ -193,18 +198,34 @@ fn read_state(path: &Path) -> io::Result<StateSnapshot> {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "is a directory"));
     }
     if metadata.len() > MAX_STATE_FILE {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("is {} bytes, far more than a state file holds", metadata.len())));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "is {} bytes, far more than a state file holds",
+                metadata.len()
+            ),
+        ));
     }
     let bytes = fs::read(path)?;
-    let on_disk: OnDisk = serde_json::from_slice(&bytes)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("not a valid state file: {e}")))?;
+    let on_disk: OnDisk = serde_json::from_slice(&bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a valid state file: {e}"),
+        )
+    })?;
     if on_disk.format != FORMAT_TAG {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("format '{}' is not a ddns state file", on_disk.format)));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("format '{}' is not a ddns state file", on_disk.format),
+        ));
     }
     if on_disk.version != STATE_FORMAT_VERSION {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("format version {} is not supported by this build (it reads version {STATE_FORMAT_VERSION})", on_disk.version),
+            format!(
+                "format version {} is not supported by this build (it reads version {STATE_FORMAT_VERSION})",
+                on_disk.version
+            ),
         ));
     }
     Ok(on_disk.state)
@@ -221,10 +242,11 @@ impl StateStore for FileStateStore {
     }
 
     async fn save(&self, snapshot: &StateSnapshot) -> Result<()> {
-        self.save_sync(snapshot).map_err(|source| Error::StateWrite {
-            path: self.path.clone(),
-            source,
-        })
+        self.save_sync(snapshot)
+            .map_err(|source| Error::StateWrite {
+                path: self.path.clone(),
+                source,
+            })
     }
 }
 
@@ -241,10 +263,16 @@ impl StateStoreFactory for FileStoreFactory {
 
     fn configure(&self, env: &Env) -> Result<Box<dyn StateStorePlan>, ConfigError> {
         const VAR: &str = "DDNS_STATE_STORE_PATH";
-        let path = env.required(VAR, "the file state store needs a path, such as /var/lib/ddns/state.json")?;
+        let path = env.required(
+            VAR,
+            "the file state store needs a path, such as /var/lib/ddns/state.json",
+        )?;
         let path = PathBuf::from(path.trim());
         if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
-            return Err(ConfigError::new(VAR, format!("'{}' names a directory; give a file path", path.display())));
+            return Err(ConfigError::new(
+                VAR,
+                format!("'{}' names a directory; give a file path", path.display()),
+            ));
         }
         Ok(Box::new(FilePlan { path }))
     }

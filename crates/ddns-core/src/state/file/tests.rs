@@ -27,9 +27,15 @@ async fn round_trip_with_private_mode_and_backup() {
     assert_eq!(store.load().await.expect("load"), snapshot("192.0.2.2", 2));
     let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert_eq!(FileStateStore::peek(&store.backup_path()).expect("backup"), snapshot("192.0.2.1", 1));
+    assert_eq!(
+        FileStateStore::peek(&store.backup_path()).expect("backup"),
+        snapshot("192.0.2.1", 1)
+    );
     let text = fs::read_to_string(&path).expect("read");
-    assert!(text.contains("\"version\": 1") && text.contains("\"format\": \"ddns-state\""), "{text}");
+    assert!(
+        text.contains("\"version\": 1") && text.contains("\"format\": \"ddns-state\""),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -59,17 +65,31 @@ async fn a_directory_in_place_of_the_file_is_survived() {
     fs::write(path.join("x"), b"x").expect("fill");
     let store = FileStateStore::open(&path).expect("open");
     assert_eq!(store.load().await.expect("load"), StateSnapshot::default());
-    let err = store.save(&snapshot("192.0.2.1", 1)).await.expect_err("cannot replace a directory");
-    assert!(err.to_string().starts_with("cannot write the state file"), "{err}");
+    let err = store
+        .save(&snapshot("192.0.2.1", 1))
+        .await
+        .expect_err("cannot replace a directory");
+    assert!(
+        err.to_string().starts_with("cannot write the state file"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn unsupported_version_is_not_trusted() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("state.json");
-    fs::write(&path, br#"{"format":"ddns-state","version":99,"records":{}}"#).expect("write");
+    fs::write(
+        &path,
+        br#"{"format":"ddns-state","version":99,"records":{}}"#,
+    )
+    .expect("write");
     let err = FileStateStore::peek(&path).expect_err("newer version");
-    assert!(err.to_string().contains("format version 99 is not supported"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("format version 99 is not supported"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,0 +1,7 @@
+//! Engine semantics on tokio's paused clock, against a scripted provider.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fake;
+mod model;
+mod semantics;
