@@ -67,7 +67,8 @@ impl FromStr for IpFamily {
             "ipv4" | "4" | "v4" => Ok(IpFamily::V4),
             "ipv6" | "6" | "v6" => Ok(IpFamily::V6),
             other => Err(format!(
-                "'{other}' is not an address family (expected ipv4 or ipv6)"
+                "'{}' is not an address family (expected ipv4 or ipv6)",
+                truncate(other, 32)
             )),
         }
     }

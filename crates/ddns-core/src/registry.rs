@@ -38,6 +38,12 @@ impl Setting {
 
 /// Makes providers of one type.
 pub trait ProviderFactory: Send + Sync {
+    /// Every variable this plug-in reads (including `_FILE` forms), so
+    /// that unknown ones can be reported whatever the configuration.
+    fn variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The name users give in `DDNS_PROVIDER_TYPE`.
     fn name(&self) -> &'static str;
 
@@ -57,6 +63,12 @@ pub trait ProviderPlan: Send + Sync {
 
 /// Makes address sources of one type.
 pub trait SourceFactory: Send + Sync {
+    /// Every variable this plug-in reads (including `_FILE` forms), so
+    /// that unknown ones can be reported whatever the configuration.
+    fn variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The name users give in `DDNS_IP_SOURCE_TYPE`.
     fn name(&self) -> &'static str;
 
@@ -80,6 +92,12 @@ pub trait SourcePlan: Send + Sync {
 
 /// Makes state stores of one type.
 pub trait StateStoreFactory: Send + Sync {
+    /// Every variable this plug-in reads (including `_FILE` forms), so
+    /// that unknown ones can be reported whatever the configuration.
+    fn variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The name users give in `DDNS_STATE_STORE_TYPE`.
     fn name(&self) -> &'static str;
 
@@ -153,6 +171,29 @@ impl Registry {
     /// The state store factory called `name`.
     pub fn store(&self, variable: &str, name: &str) -> Result<&dyn StateStoreFactory, ConfigError> {
         lookup(&self.stores, variable, name, "state store").map(|f| f.as_ref())
+    }
+
+    /// Every variable the core and the registered plug-ins read.
+    pub fn known_variables(&self) -> Vec<&'static str> {
+        let mut known: Vec<&'static str> = crate::config::CORE_VARIABLES.to_vec();
+        known.extend(
+            self.providers
+                .values()
+                .flat_map(|f| f.variables().iter().copied()),
+        );
+        known.extend(
+            self.sources
+                .values()
+                .flat_map(|f| f.variables().iter().copied()),
+        );
+        known.extend(
+            self.stores
+                .values()
+                .flat_map(|f| f.variables().iter().copied()),
+        );
+        known.sort_unstable();
+        known.dedup();
+        known
     }
 
     /// The registered provider names, sorted.

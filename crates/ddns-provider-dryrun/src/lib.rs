@@ -82,6 +82,14 @@ impl ProviderFactory for DryRunFactory {
         NAME
     }
 
+    fn variables(&self) -> &'static [&'static str] {
+        &[
+            "DDNS_TTL",
+            "DDNS_PROVIDER_API_TOKEN",
+            "DDNS_PROVIDER_API_TOKEN_FILE",
+        ]
+    }
+
     fn configure(&self, env: &Env) -> Result<Box<dyn ProviderPlan>, ConfigError> {
         let ttl = env.number("DDNS_TTL", 60u32, 1..=86_400)?;
         let token = env.secret("DDNS_PROVIDER_API_TOKEN")?;

@@ -1,1 +1,47 @@
-//! placeholder
+//! The ddns daemon: environment → validated configuration → plug-ins from
+//! the registry → the core's engine, until a signal.
+//!
+//! Everything here is wiring. Decisions about records live in `ddns-core`;
+//! the daemon only reads the environment, sets up logging, builds the
+//! runtime, and maps outcomes to exit codes.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use ddns_core::config::Env;
+//! let code = ddnsd::execute(ddnsd::cli::Command::Check, Env::from_process());
+//! std::process::exit(i32::from(code));
+//! ```
+//!
+//! # Guarantees
+//!
+//! - Exit codes: 0 clean shutdown, 1 configuration error, 2 runtime error.
+//! - Every configuration error is printed as `Configuration error: VARIABLE: reason`.
+//! - The runtime is single-threaded and idle unless an event or a deadline is due.
+
+pub mod cli;
+mod daemon;
+pub mod logging;
+
+use ddns_core::Registry;
+
+pub use daemon::execute;
+
+/// Exit code of a clean shutdown.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a configuration error.
+pub const EXIT_CONFIG: u8 = 1;
+/// Exit code of a runtime error.
+pub const EXIT_RUNTIME: u8 = 2;
+
+/// The version printed by `ddnsd --version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Every plug-in this build knows, by name.
+pub fn registry() -> Registry {
+    let mut registry = Registry::with_builtin_stores();
+    registry
+        .register_provider(ddns_provider_dryrun::DryRunFactory)
+        .register_source(ddns_ip_netlink::NetlinkSourceFactory);
+    registry
+}

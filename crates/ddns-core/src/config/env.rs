@@ -1,12 +1,11 @@
 //! Reading variables, with `NAME_FILE` and systemd credentials for secrets.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Display;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
 
 use super::{ConfigError, excerpt};
 use crate::secret::Secret;
@@ -14,12 +13,10 @@ use crate::secret::Secret;
 /// Largest secret file read; anything bigger is certainly not a token.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 
-/// A snapshot of the environment that records which variables were read,
-/// so that misspelt `DDNS_*` names can be reported.
-#[derive(Debug)]
+/// A snapshot of the environment.
+#[derive(Debug, Clone)]
 pub struct Env {
     vars: BTreeMap<String, OsString>,
-    read: Mutex<BTreeSet<String>>,
 }
 
 impl Env {
@@ -37,7 +34,6 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-            read: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -48,26 +44,17 @@ impl Env {
                 .into_iter()
                 .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
                 .collect(),
-            read: Mutex::new(BTreeSet::new()),
-        }
-    }
-
-    fn mark(&self, name: &str) {
-        if let Ok(mut read) = self.read.lock() {
-            read.insert(name.to_string());
         }
     }
 
     /// Whether the variable is set at all (even empty).
     pub fn is_set(&self, name: &str) -> bool {
-        self.mark(name);
         self.vars.contains_key(name)
     }
 
     /// The value of a variable; `None` when unset. An empty or non-UTF-8
     /// value is an error: unset the variable to get the default.
     pub fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        self.mark(name);
         let Some(raw) = self.vars.get(name) else {
             return Ok(None);
         };
@@ -238,23 +225,19 @@ impl Env {
         Ok(None)
     }
 
-    /// `DDNS_*` variables that are set but were never read: most likely
+    /// `DDNS_*` variables that are set but not in `known`: most likely
     /// misspellings. Each comes with the closest known name, if any.
-    pub fn unread_ddns_variables(&self) -> Vec<(String, Option<String>)> {
-        let Ok(read) = self.read.lock() else {
-            return Vec::new();
-        };
+    pub fn unknown_ddns_variables(&self, known: &[&str]) -> Vec<(String, Option<String>)> {
         self.vars
             .keys()
-            .filter(|k| k.starts_with("DDNS_") && !read.contains(*k))
+            .filter(|k| k.starts_with("DDNS_") && !known.contains(&k.as_str()))
             .map(|k| {
-                let suggestion = read
+                let suggestion = known
                     .iter()
-                    .filter(|known| known.starts_with("DDNS_"))
-                    .map(|known| (edit_distance(k, known), known))
+                    .map(|candidate| (edit_distance(k, candidate), *candidate))
                     .filter(|(d, _)| *d <= 3)
                     .min()
-                    .map(|(_, known)| known.clone());
+                    .map(|(_, candidate)| candidate.to_string());
                 (k.clone(), suggestion)
             })
             .collect()
@@ -425,10 +408,8 @@ mod tests {
             ("DDNS_RECORDS", "x"),
             ("OTHER", "1"),
         ]);
-        let _ = e.get("DDNS_RECORDS");
-        let _ = e.get("DDNS_TTL");
         assert_eq!(
-            e.unread_ddns_variables(),
+            e.unknown_ddns_variables(&["DDNS_RECORDS", "DDNS_TTL"]),
             vec![("DDNS_RECORD".to_string(), Some("DDNS_RECORDS".to_string()))]
         );
     }

@@ -9,6 +9,27 @@ use crate::engine::EngineSettings;
 use crate::record::{DomainName, IpFamily, Record};
 use crate::registry::{ProviderPlan, Registry, Setting, SourcePlan, StateStorePlan};
 
+/// The variables the core itself reads.
+pub const CORE_VARIABLES: &[&str] = &[
+    "DDNS_RECORDS",
+    "DDNS_IP_FAMILIES",
+    "DDNS_PROVIDER_TYPE",
+    "DDNS_IP_SOURCE_TYPE",
+    "DDNS_IPV4_SOURCE_TYPE",
+    "DDNS_IPV6_SOURCE_TYPE",
+    "DDNS_STATE_STORE_TYPE",
+    "DDNS_MIN_UPDATE_INTERVAL_SECS",
+    "DDNS_EVENT_CHANNEL_CAPACITY",
+    "DDNS_RECHECK_INTERVAL_SECS",
+    "DDNS_SHUTDOWN_TIMEOUT_SECS",
+    "DDNS_ONCE_TIMEOUT_SECS",
+    "DDNS_ALLOW_HTTP",
+    "DDNS_LOG_LEVEL",
+    "DDNS_LOG_FORMAT",
+    // Read by the test suites, never by the daemon; not a typo.
+    "DDNS_REQUIRE_SYSTEM_TESTS",
+];
+
 /// The address source chosen for some families.
 pub struct SourceSelection {
     /// The registry name, such as `netlink`.

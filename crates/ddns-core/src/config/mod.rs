@@ -10,7 +10,7 @@ mod load;
 mod validate;
 
 pub use env::Env;
-pub use load::{Config, SourceSelection, load};
+pub use load::{CORE_VARIABLES, Config, SourceSelection, load};
 pub use validate::{is_loopback_host, validate_token, validate_url};
 
 /// A configuration problem: which variable, and what is wrong with it.

@@ -261,6 +261,10 @@ impl StateStoreFactory for FileStoreFactory {
         "file"
     }
 
+    fn variables(&self) -> &'static [&'static str] {
+        &["DDNS_STATE_STORE_PATH"]
+    }
+
     fn configure(&self, env: &Env) -> Result<Box<dyn StateStorePlan>, ConfigError> {
         const VAR: &str = "DDNS_STATE_STORE_PATH";
         let path = env.required(

@@ -1,0 +1,254 @@
+//! The three ways of running: `check`, `once` and the daemon itself.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use ddns_core::config::{Config, Env, load};
+use ddns_core::{AddressSnapshot, DdnsEngine, Error, SourceBinding, StateStore};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::cli::{Command, USAGE};
+use crate::logging::LogSettings;
+use crate::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME, VERSION, registry};
+
+fn config_failure(error: &dyn Display) -> u8 {
+    eprintln!("Configuration error: {error}");
+    EXIT_CONFIG
+}
+
+/// Variables that are set but that nothing read: most likely typing
+/// mistakes, shown with the closest known name.
+fn unknown_variables(env: &Env) -> Vec<String> {
+    env.unknown_ddns_variables(&registry().known_variables())
+        .into_iter()
+        .map(|(variable, suggestion)| match suggestion {
+            Some(known) => format!("{variable} is not a known variable; did you mean {known}?"),
+            None => format!("{variable} is not a known variable"),
+        })
+        .collect()
+}
+
+/// Runs a command to completion and returns the process exit code.
+pub fn execute(command: Command, env: Env) -> u8 {
+    match command {
+        Command::Version => {
+            println!("ddnsd {VERSION}");
+            return EXIT_OK;
+        }
+        Command::Help => {
+            println!("{USAGE}");
+            return EXIT_OK;
+        }
+        Command::Run | Command::Check | Command::Once => {}
+    }
+    let log = match LogSettings::from_env(&env) {
+        Ok(log) => log,
+        Err(error) => return config_failure(&error),
+    };
+    log.install();
+    if command == Command::Run {
+        info!(version = VERSION, "starting");
+    }
+    let config = match load(&env, &registry()) {
+        Ok(config) => config,
+        Err(error) => {
+            let code = config_failure(&error);
+            for hint in unknown_variables(&env) {
+                eprintln!("hint: {hint}");
+            }
+            return code;
+        }
+    };
+    for hint in unknown_variables(&env) {
+        warn!(hint = %hint, "unknown variable ignored");
+    }
+    if config.allow_http {
+        warn!(
+            "DDNS_ALLOW_HTTP is on: URLs may use unencrypted http; keep it to devices on your own network"
+        );
+    }
+    info!(
+        records = config.engine.records.len(),
+        provider = %config.provider_type,
+        state_store = %config.state_store_type,
+        "configuration loaded"
+    );
+    if command == Command::Check {
+        print_check(&config);
+        return EXIT_OK;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            error!(error = %error, "cannot create the async runtime");
+            return EXIT_RUNTIME;
+        }
+    };
+    let code = match command {
+        Command::Once => runtime.block_on(run_once(config)),
+        _ => runtime.block_on(run_daemon(config)),
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+fn print_check(config: &Config) {
+    println!("configuration is valid");
+    for setting in config.settings() {
+        println!("{}={}", setting.name, setting.value);
+    }
+    println!("managed records:");
+    for record in &config.engine.records {
+        println!("  {record}");
+    }
+}
+
+fn failure(error: &Error) -> u8 {
+    if error.is_configuration() {
+        config_failure(error)
+    } else {
+        error!(error = %error, "daemon failed");
+        EXIT_RUNTIME
+    }
+}
+
+struct Parts {
+    engine: DdnsEngine,
+    bindings: Vec<SourceBinding>,
+    shutdown_timeout: std::time::Duration,
+    once_timeout: std::time::Duration,
+}
+
+/// Opens the store and builds the provider and sources from their plans.
+async fn build(config: Config) -> Result<Parts, Error> {
+    let Config {
+        engine: settings,
+        provider,
+        provider_type,
+        sources,
+        state_store,
+        state_store_type,
+        shutdown_timeout,
+        once_timeout,
+        ..
+    } = config;
+    let store: Arc<dyn StateStore> = state_store.open()?;
+    info!(state_store = %state_store_type, "state store opened");
+    let provider = provider.build().await?;
+    info!(provider = %provider_type, "provider chosen");
+    let mut bindings = Vec::new();
+    for selection in sources {
+        let families: Vec<&str> = selection.families.iter().map(|f| f.as_str()).collect();
+        let source = selection.plan.build().await?;
+        info!(source = %selection.type_name, families = %families.join(","), "address source chosen");
+        bindings.push(SourceBinding::new(source, selection.families));
+    }
+    Ok(Parts {
+        engine: DdnsEngine::new(settings, provider, store),
+        bindings,
+        shutdown_timeout,
+        once_timeout,
+    })
+}
+
+async fn wait_for_signal() -> Result<&'static str, std::io::Error> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    })
+}
+
+async fn run_daemon(config: Config) -> u8 {
+    let signals = wait_for_signal();
+    tokio::pin!(signals);
+    let parts = tokio::select! {
+        parts = build(config) => parts,
+        signal = &mut signals => {
+            info!(signal = signal.unwrap_or("unknown"), "shutdown signal received before start-up finished");
+            return EXIT_OK;
+        }
+    };
+    let Parts {
+        engine,
+        bindings,
+        shutdown_timeout,
+        ..
+    } = match parts {
+        Ok(parts) => parts,
+        Err(error) => return failure(&error),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = engine.run(bindings, async {
+        let _ = stopped.await;
+    });
+    tokio::pin!(run);
+    let signal = tokio::select! {
+        result = &mut run => return result.map_or_else(|e| failure(&e), |()| EXIT_OK),
+        signal = &mut signals => signal,
+    };
+    match signal {
+        Ok(name) => info!(signal = name, "shutdown signal received"),
+        Err(error) => {
+            error!(error = %error, "cannot listen for signals");
+            return EXIT_RUNTIME;
+        }
+    }
+    info!(timeout_secs = shutdown_timeout.as_secs(), "shutting down");
+    let _ = stop.send(());
+    match tokio::time::timeout(shutdown_timeout, &mut run).await {
+        Ok(Ok(())) => {
+            info!("stopped");
+            EXIT_OK
+        }
+        Ok(Err(error)) => failure(&error),
+        Err(_) => {
+            error!(
+                timeout_secs = shutdown_timeout.as_secs(),
+                "shutdown did not finish in time"
+            );
+            EXIT_RUNTIME
+        }
+    }
+}
+
+async fn run_once(config: Config) -> u8 {
+    let Parts {
+        engine,
+        bindings,
+        once_timeout,
+        ..
+    } = match build(config).await {
+        Ok(parts) => parts,
+        Err(error) => return failure(&error),
+    };
+    let mut snapshot = AddressSnapshot::default();
+    for binding in &bindings {
+        match binding.source().current().await {
+            Ok(found) => {
+                for family in binding.families() {
+                    snapshot.set(*family, found.get(*family));
+                }
+            }
+            Err(error) => {
+                warn!(source = binding.source().name(), error = %error, "cannot read the current addresses")
+            }
+        }
+    }
+    match engine.run_once(snapshot, once_timeout).await {
+        Ok(report) => {
+            print!("{report}");
+            if report.all_ok() {
+                EXIT_OK
+            } else {
+                EXIT_RUNTIME
+            }
+        }
+        Err(error) => failure(&error),
+    }
+}
