@@ -1,6 +1,8 @@
 //! The built binary with bad environments: exit code 1 and a message that
 //! names the variable, never a panic, never a secret.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::Command;
