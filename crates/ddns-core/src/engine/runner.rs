@@ -151,10 +151,10 @@ impl<'e> Runner<'e> {
             }
             match new {
                 Some(address) => {
-                    info!(family = %family, address = %address, previous = ?old, "address changed")
+                    info!(family = %family, address = %address, previous = %shown(old), "address changed")
                 }
                 None => {
-                    info!(family = %family, previous = ?old, "address lost; records keep their current value")
+                    info!(family = %family, previous = %shown(old), "address lost; records keep their current value")
                 }
             }
         }
@@ -237,7 +237,7 @@ impl<'e> Runner<'e> {
         slot.deferred_logged = desired;
         info!(
             record = %slot.record,
-            address = ?desired,
+            address = %shown(desired),
             delay_secs = delay.as_secs_f64().ceil() as u64,
             "update held back by the minimum update interval; it will be written when the interval ends"
         );
@@ -498,7 +498,7 @@ impl<'e> Runner<'e> {
             }
             ProviderErrorKind::Permanent => {
                 let slot = &mut self.slots[index];
-                error!(record = %slot.record, address = ?desired, error = %error, "update failed and retrying cannot help; it is tried again when the address changes or at the next re-check");
+                error!(record = %slot.record, address = %shown(desired), error = %error, "update failed and retrying cannot help; it is tried again when the address changes or at the next re-check");
                 if let Some(address) = desired {
                     slot.failure = Some(Failure::Permanent {
                         address,
@@ -704,4 +704,9 @@ fn restore_last_write(
         return None;
     }
     now.checked_sub(age)
+}
+
+/// An optional address as a log field: the address, or `none`.
+fn shown(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "none".to_string(), |a| a.to_string())
 }
