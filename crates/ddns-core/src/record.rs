@@ -289,6 +289,26 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_accepted_names_are_well_formed(input in "\\PC{0,300}") {
+            if let Ok(name) = input.parse::<DomainName>() {
+                let text = name.as_str();
+                proptest::prop_assert!(text.len() <= 253);
+                proptest::prop_assert!(text.split('.').count() >= 2);
+                proptest::prop_assert!(text.split('.').all(|l| !l.is_empty() && l.len() <= 63));
+                proptest::prop_assert_eq!(text.to_ascii_lowercase(), text);
+                proptest::prop_assert_eq!(text.parse::<DomainName>(), Ok(name.clone()));
+            }
+        }
+
+        #[test]
+        fn valid_names_are_accepted(labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", 2..6)) {
+            let name = labels.join(".");
+            proptest::prop_assert_eq!(name.parse::<DomainName>().map(String::from), Ok(name));
+        }
+    }
+
     #[test]
     fn record_key_and_display() {
         let record = Record::new(parse("a.example.com").expect("valid"), IpFamily::V6);

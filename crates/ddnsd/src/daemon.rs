@@ -200,6 +200,7 @@ async fn run_daemon(config: Config) -> u8 {
         }
     }
     info!(timeout_secs = shutdown_timeout.as_secs(), "shutting down");
+    arm_shutdown_watchdog(shutdown_timeout);
     let _ = stop.send(());
     match tokio::time::timeout(shutdown_timeout, &mut run).await {
         Ok(Ok(())) => {
@@ -214,6 +215,27 @@ async fn run_daemon(config: Config) -> u8 {
             );
             EXIT_RUNTIME
         }
+    }
+}
+
+/// Ends the process with the runtime-error code if shutdown overruns its
+/// timeout even when the async runtime itself is stuck (a blocked file
+/// system, a runaway task): the timer runs on a thread of its own.
+fn arm_shutdown_watchdog(timeout: std::time::Duration) {
+    // A little later than the async timeout, which reports more precisely.
+    let limit = timeout + std::time::Duration::from_millis(500);
+    let spawned = std::thread::Builder::new()
+        .name("shutdown-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            eprintln!(
+                "ddnsd: shutdown did not finish within {}s; exiting",
+                timeout.as_secs()
+            );
+            std::process::exit(i32::from(EXIT_RUNTIME));
+        });
+    if let Err(error) = spawned {
+        warn!(error = %error, "cannot start the shutdown watchdog");
     }
 }
 
