@@ -102,6 +102,15 @@ impl<'e> Runner<'e> {
         Ok(runner)
     }
 
+    fn notify_failure(&self, index: usize, error: &ProviderError, retry_in: Option<Duration>) {
+        let record = &self.slots[index].record;
+        self.notify(EngineEvent::RecordFailed {
+            record,
+            error,
+            retry_in,
+        });
+    }
+
     fn notify(&self, event: EngineEvent<'_>) {
         for observer in &self.engine.observers {
             observer.observe(&event);
@@ -489,12 +498,7 @@ impl<'e> Runner<'e> {
                         slot.recheck_at = recheck.map(|d| now + d);
                     }
                 }
-                let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed {
-                    record,
-                    error: &error,
-                    retry_in: None,
-                });
+                self.notify_failure(index, &error, None);
             }
             ProviderErrorKind::Permanent => {
                 let slot = &mut self.slots[index];
@@ -506,12 +510,7 @@ impl<'e> Runner<'e> {
                     });
                 }
                 slot.recheck_at = recheck.map(|d| now + d);
-                let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed {
-                    record,
-                    error: &error,
-                    retry_in: None,
-                });
+                self.notify_failure(index, &error, None);
             }
             ProviderErrorKind::RateLimited if self.mode == Mode::Once => {
                 let slot = &mut self.slots[index];
@@ -519,12 +518,7 @@ impl<'e> Runner<'e> {
                 slot.failure = Some(Failure::RateLimited {
                     message: error.to_string(),
                 });
-                let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed {
-                    record,
-                    error: &error,
-                    retry_in: None,
-                });
+                self.notify_failure(index, &error, None);
             }
             _ => {
                 let settings = &self.engine.settings;
@@ -550,12 +544,7 @@ impl<'e> Runner<'e> {
                     message: error.to_string(),
                 });
                 self.gate.on_transient_failure(&provider, now, settings);
-                let record = &self.slots[index].record;
-                self.notify(EngineEvent::RecordFailed {
-                    record,
-                    error: &error,
-                    retry_in: Some(delay),
-                });
+                self.notify_failure(index, &error, Some(delay));
             }
         }
         Ok(())

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every ddns benchmark and prints its figures (docs/BENCHMARKS.md
+# quotes them). Needs root: each part runs in a network namespace of its
+# own, which is removed on exit, also after an error or Ctrl-C.
+#
+#   sudo bench/run-all.sh           # the published figures (~4 min)
+#   sudo bench/run-all.sh --quick   # a smoke test (~1 min)
+#
+# 1. ddns-latency (crates/ddns-bench): netlink request -> provider call, in
+#    process, for an added address and for a replaced one.
+# 2. bench/daemon.py: the release ddnsd binary with the dry-run provider:
+#    size, start-up, idle memory and CPU, reaction to `ip addr add`, shutdown.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+quick=()
+iterations=1000
+case "${1:-}" in
+--quick)
+	quick=(--quick)
+	iterations=200
+	;;
+"") ;;
+*)
+	echo "usage: bench/run-all.sh [--quick]" >&2
+	exit 2
+	;;
+esac
+
+if [[ $EUID -ne 0 ]]; then
+	echo "run-all.sh: needs root, to create network namespaces" >&2
+	exit 1
+fi
+if ! command -v cargo >/dev/null 2>&1 && [[ -x "${HOME:-/root}/.cargo/bin/cargo" ]]; then
+	PATH="${HOME:-/root}/.cargo/bin:$PATH"
+fi
+
+netns="ddnsb-lat-$$"
+cleanup() {
+	if ip netns list | grep -qw "$netns"; then
+		ip netns del "$netns"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "== machine"
+echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r)"
+echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+
+echo
+echo "== building"
+cargo build --release --package ddns-bench --package ddnsd
+latency="${CARGO_TARGET_DIR:-$repo_root/target}/release/ddns-latency"
+
+echo
+echo "== netlink event -> provider call, in process (goal: p99 under 1 ms)"
+ip netns add "$netns"
+ip -n "$netns" link add v0 type veth peer name v1
+for link in lo v0 v1; do
+	ip -n "$netns" link set "$link" up
+done
+for mode in add replace; do
+	ip netns exec "$netns" "$latency" --mode "$mode" --iterations "$iterations"
+done
+ip netns exec "$netns" "$latency" --mode add --iterations "$iterations" --settle-ms 0
+cleanup
+
+echo
+echo "== the ddnsd binary (dry-run provider, netlink source)"
+python3 bench/daemon.py --binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}"
