@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ddns_core::{DnsProvider, EngineEvent, EngineObserver, ProviderError, Record};
+use ddns_core::{DnsProvider, EngineEvent, EngineObserver, ProviderError, Record, RecordChange};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::BoxError;
@@ -50,7 +50,8 @@ impl DnsProvider for Probe {
         Ok(None)
     }
 
-    async fn update(&self, _record: &Record, address: IpAddr) -> Result<(), ProviderError> {
+    async fn update(&self, change: &RecordChange) -> Result<(), ProviderError> {
+        let address = change.address;
         // The instant first: it is the figure being measured.
         let at = Instant::now();
         // A closed channel means the measurement is over; nothing to report.

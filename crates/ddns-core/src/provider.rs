@@ -177,6 +177,21 @@ pub struct RecordChange {
     pub record: Record,
     /// The only value it must hold afterwards.
     pub address: IpAddr,
+    /// What the engine last saw published, when it knows. Providers that
+    /// can make a write conditional (RFC 2136 prerequisites) may use it to
+    /// avoid overwriting a change made by someone else since.
+    pub expected: Option<Vec<IpAddr>>,
+}
+
+impl RecordChange {
+    /// An unconditional change.
+    pub fn new(record: Record, address: IpAddr) -> Self {
+        Self {
+            record,
+            address,
+            expected: None,
+        }
+    }
 }
 
 /// Executes DNS changes for one provider.
@@ -212,9 +227,9 @@ pub trait DnsProvider: Send + Sync {
     /// read its own state.
     async fn read(&self, record: &Record) -> Result<Option<Vec<IpAddr>>, ProviderError>;
 
-    /// Makes the record's RRset hold exactly `address`, replacing every
-    /// other value of that name and type.
-    async fn update(&self, record: &Record, address: IpAddr) -> Result<(), ProviderError>;
+    /// Makes the record's RRset hold exactly `change.address`, replacing
+    /// every other value of that name and type.
+    async fn update(&self, change: &RecordChange) -> Result<(), ProviderError>;
 
     /// Reads several records; the default reads them one by one. Providers
     /// with a list call override this. The result has one entry per record,
@@ -236,7 +251,7 @@ pub trait DnsProvider: Send + Sync {
     async fn update_many(&self, changes: &[RecordChange]) -> Vec<Result<(), ProviderError>> {
         let mut results = Vec::with_capacity(changes.len());
         for change in changes {
-            results.push(self.update(&change.record, change.address).await);
+            results.push(self.update(change).await);
         }
         results
     }

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ddns_core::config::{ConfigError, Env, validate_token};
 use ddns_core::{
-    DnsProvider, ProviderError, ProviderFactory, ProviderPlan, Record, Secret, Setting,
+    DnsProvider, ProviderError, ProviderFactory, ProviderPlan, Record, RecordChange, Secret,
+    Setting,
 };
 use tracing::info;
 
@@ -56,11 +57,11 @@ impl DnsProvider for DryRunProvider {
         Ok(None)
     }
 
-    async fn update(&self, record: &Record, address: IpAddr) -> Result<(), ProviderError> {
+    async fn update(&self, change: &RecordChange) -> Result<(), ProviderError> {
         info!(
-            record = %record.name(),
-            record_type = record.record_type(),
-            address = %address,
+            record = %change.record.name(),
+            record_type = change.record.record_type(),
+            address = %change.address,
             ttl = self.ttl,
             "dry run: would set the record to this address"
         );
@@ -154,7 +155,7 @@ mod tests {
         );
         assert_eq!(provider.read(&record).await.expect("read"), None);
         provider
-            .update(&record, "192.0.2.1".parse().expect("ip"))
+            .update(&RecordChange::new(record, "192.0.2.1".parse().expect("ip")))
             .await
             .expect("update");
     }

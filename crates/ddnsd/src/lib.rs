@@ -42,6 +42,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::with_builtin_stores();
     registry
         .register_provider(ddns_provider_dryrun::DryRunFactory)
+        .register_provider(ddns_provider_rfc2136::Rfc2136Factory)
         .register_source(ddns_ip_netlink::NetlinkSourceFactory);
     registry
 }

@@ -374,17 +374,16 @@ impl<'e> Runner<'e> {
                 .map(|(i, address)| RecordChange {
                     record: self.slots[*i].record.clone(),
                     address: *address,
+                    expected: match &self.slots[*i].published {
+                        Published::Values(values) => Some(values.clone()),
+                        _ => None,
+                    },
                 })
                 .collect();
             let mut results = if changes.len() == 1 {
                 let change = &changes[0];
                 let span = info_span!("update", record = %change.record, provider = provider.name(), address = %change.address);
-                vec![
-                    provider
-                        .update(&change.record, change.address)
-                        .instrument(span)
-                        .await,
-                ]
+                vec![provider.update(change).instrument(span).await]
             } else {
                 let span = info_span!(
                     "update_many",

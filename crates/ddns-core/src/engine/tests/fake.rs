@@ -205,7 +205,8 @@ impl DnsProvider for FakeProvider {
         Ok(Some(self.published(&record.key())))
     }
 
-    async fn update(&self, record: &Record, address: IpAddr) -> Result<(), ProviderError> {
+    async fn update(&self, change: &RecordChange) -> Result<(), ProviderError> {
+        let (record, address) = (&change.record, change.address);
         self.log(Op::Write, record.key(), Some(address));
         if self.published(&record.key()) == vec![address] {
             *self.redundant.lock().unwrap() += 1;
@@ -240,7 +241,7 @@ impl DnsProvider for FakeProvider {
         self.log(Op::Batch, format!("{} changes", changes.len()), None);
         let mut results = Vec::new();
         for change in changes {
-            results.push(self.update(&change.record, change.address).await);
+            results.push(self.update(change).await);
         }
         results
     }
