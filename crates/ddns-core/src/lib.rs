@@ -45,6 +45,7 @@ mod registry;
 mod secret;
 mod source;
 mod state;
+mod verify;
 
 pub use address::{AddressCandidate, AddressClass, AddressSelector, SelectionPolicy, classify};
 pub use engine::{DdnsEngine, EngineSettings, OnceReport, RecordOutcome, SourceBinding};
@@ -62,3 +63,4 @@ pub use source::{AddressSnapshot, IpEvent, IpSource, SourceError};
 pub use state::{
     FileStateStore, MemoryStateStore, RecordState, STATE_FORMAT_VERSION, StateSnapshot, StateStore,
 };
+pub use verify::{Observation, Verifier};

@@ -210,6 +210,13 @@ pub trait DnsProvider: Send + Sync {
         true
     }
 
+    /// Whether DNS answers for this record show what the provider holds.
+    /// A proxied record (Cloudflare's orange cloud) answers with the
+    /// proxy's addresses, so it must never be checked through DNS.
+    fn dns_shows_published(&self, _record: &Record) -> bool {
+        true
+    }
+
     /// How many changes one `read_many` or `update_many` call should carry.
     /// 1 (the default) makes the engine call `read` and `update` per record.
     fn max_batch(&self) -> usize {

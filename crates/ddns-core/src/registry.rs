@@ -15,6 +15,7 @@ use crate::provider::DnsProvider;
 use crate::record::IpFamily;
 use crate::source::IpSource;
 use crate::state::{StateStore, file::FileStoreFactory, memory::MemoryStoreFactory};
+use crate::verify::Verifier;
 
 /// One line of the effective configuration, as `ddnsd check` prints it.
 /// Secret values are already redacted by the plan that produced it.
@@ -114,12 +115,37 @@ pub trait StateStorePlan: Send + Sync {
     fn open(self: Box<Self>) -> Result<Arc<dyn StateStore>>;
 }
 
+/// Makes verifiers of one kind.
+pub trait VerifierFactory: Send + Sync {
+    /// The name users give in `DDNS_VERIFY`.
+    fn name(&self) -> &'static str;
+
+    /// Every variable this plug-in reads.
+    fn variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Reads and validates this verifier's variables.
+    fn configure(&self, env: &Env) -> Result<Box<dyn VerifierPlan>, ConfigError>;
+}
+
+/// A validated verifier configuration, ready to build.
+#[async_trait]
+pub trait VerifierPlan: Send + Sync {
+    /// The effective settings, secrets redacted.
+    fn settings(&self) -> Vec<Setting>;
+
+    /// Builds the verifier.
+    async fn build(self: Box<Self>) -> Result<Arc<dyn Verifier>>;
+}
+
 /// The plug-ins known to a binary, by name.
 #[derive(Default)]
 pub struct Registry {
     providers: BTreeMap<&'static str, Box<dyn ProviderFactory>>,
     sources: BTreeMap<&'static str, Box<dyn SourceFactory>>,
     stores: BTreeMap<&'static str, Box<dyn StateStoreFactory>>,
+    verifiers: BTreeMap<&'static str, Box<dyn VerifierFactory>>,
 }
 
 impl Registry {
@@ -152,6 +178,21 @@ impl Registry {
     pub fn register_store(&mut self, factory: impl StateStoreFactory + 'static) -> &mut Self {
         self.stores.insert(factory.name(), Box::new(factory));
         self
+    }
+
+    /// Adds a verifier kind.
+    pub fn register_verifier(&mut self, factory: impl VerifierFactory + 'static) -> &mut Self {
+        self.verifiers.insert(factory.name(), Box::new(factory));
+        self
+    }
+
+    /// The verifier factory called `name`.
+    pub fn verifier(
+        &self,
+        variable: &str,
+        name: &str,
+    ) -> Result<&dyn VerifierFactory, ConfigError> {
+        lookup(&self.verifiers, variable, name, "verifier").map(|f| f.as_ref())
     }
 
     /// The provider factory called `name`; `variable` is named in the error.

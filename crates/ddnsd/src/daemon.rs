@@ -134,6 +134,7 @@ async fn build(config: Config) -> Result<Parts, Error> {
         state_store_type,
         shutdown_timeout,
         once_timeout,
+        verifier,
         ..
     } = config;
     let store: Arc<dyn StateStore> = state_store.open()?;
@@ -147,8 +148,13 @@ async fn build(config: Config) -> Result<Parts, Error> {
         info!(source = %selection.type_name, families = %families.join(","), "address source chosen");
         bindings.push(SourceBinding::new(source, selection.families));
     }
+    let mut engine = DdnsEngine::new(settings, provider, store);
+    if let Some((name, plan)) = verifier {
+        engine = engine.with_verifier(plan.build().await?);
+        info!(verifier = %name, "published values are checked through DNS");
+    }
     Ok(Parts {
-        engine: DdnsEngine::new(settings, provider, store),
+        engine,
         bindings,
         shutdown_timeout,
         once_timeout,

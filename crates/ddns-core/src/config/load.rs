@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{ConfigError, Env, excerpt};
 use crate::engine::EngineSettings;
 use crate::record::{DomainName, IpFamily, Record};
-use crate::registry::{ProviderPlan, Registry, Setting, SourcePlan, StateStorePlan};
+use crate::registry::{ProviderPlan, Registry, Setting, SourcePlan, StateStorePlan, VerifierPlan};
 
 /// The variables the core itself reads.
 pub const CORE_VARIABLES: &[&str] = &[
@@ -26,6 +26,7 @@ pub const CORE_VARIABLES: &[&str] = &[
     "DDNS_ALLOW_HTTP",
     "DDNS_LOG_LEVEL",
     "DDNS_LOG_FORMAT",
+    "DDNS_VERIFY",
     // Read by the test suites, never by the daemon; not a typo.
     "DDNS_REQUIRE_SYSTEM_TESTS",
 ];
@@ -62,6 +63,8 @@ pub struct Config {
     pub once_timeout: Duration,
     /// `DDNS_ALLOW_HTTP`.
     pub allow_http: bool,
+    /// `DDNS_VERIFY`, when not `none`: its name and validated configuration.
+    pub verifier: Option<(String, Box<dyn VerifierPlan>)>,
 }
 
 impl Config {
@@ -119,6 +122,13 @@ impl Config {
             self.once_timeout.as_secs(),
         ));
         out.push(Setting::new("DDNS_ALLOW_HTTP", self.allow_http));
+        match &self.verifier {
+            Some((name, plan)) => {
+                out.push(Setting::new("DDNS_VERIFY", name));
+                out.extend(plan.settings());
+            }
+            None => out.push(Setting::new("DDNS_VERIFY", "none")),
+        }
         out
     }
 }
@@ -251,6 +261,17 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
     let once_timeout =
         Duration::from_secs(env.number("DDNS_ONCE_TIMEOUT_SECS", 60u64, 1..=3600)?);
     let allow_http = env.flag("DDNS_ALLOW_HTTP", false)?;
+    let verifier = match env
+        .get("DDNS_VERIFY")?
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => None,
+        Some(name) if name == "none" => None,
+        Some(name) => {
+            let plan = registry.verifier("DDNS_VERIFY", &name)?.configure(env)?;
+            Some((name, plan))
+        }
+    };
 
     Ok(Config {
         engine,
@@ -263,5 +284,6 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
         shutdown_timeout,
         once_timeout,
         allow_http,
+        verifier,
     })
 }

@@ -28,6 +28,7 @@ use crate::provider::DnsProvider;
 use crate::record::{IpFamily, Record};
 use crate::source::{AddressSnapshot, IpSource};
 use crate::state::StateStore;
+use crate::verify::Verifier;
 
 pub use report::{OnceReport, RecordOutcome};
 use runner::{Mode, Runner};
@@ -57,6 +58,8 @@ pub struct EngineSettings {
     pub breaker_pause_max: Duration,
     /// Retry again after this long when the state store cannot be written.
     pub state_retry: Duration,
+    /// How long, after a write, the verifier may take to see it in DNS.
+    pub verify_wait: Duration,
 }
 
 impl EngineSettings {
@@ -73,6 +76,7 @@ impl EngineSettings {
             breaker_pause: Duration::from_secs(60),
             breaker_pause_max: Duration::from_secs(900),
             state_retry: Duration::from_secs(30),
+            verify_wait: Duration::from_secs(10),
         }
     }
 }
@@ -106,6 +110,7 @@ pub struct DdnsEngine {
     provider: Arc<dyn DnsProvider>,
     store: Arc<dyn StateStore>,
     observers: Vec<Arc<dyn EngineObserver>>,
+    verifier: Option<Arc<dyn Verifier>>,
     intake: Intake,
 }
 
@@ -122,6 +127,7 @@ impl DdnsEngine {
             provider,
             store,
             observers: Vec::new(),
+            verifier: None,
             intake,
         }
     }
@@ -129,6 +135,13 @@ impl DdnsEngine {
     /// Adds an observer of engine events.
     pub fn with_observer(mut self, observer: Arc<dyn EngineObserver>) -> Self {
         self.observers.push(observer);
+        self
+    }
+
+    /// Checks published values through DNS: before a write when the
+    /// provider cannot read its own state, and after each write.
+    pub fn with_verifier(mut self, verifier: Arc<dyn Verifier>) -> Self {
+        self.verifier = Some(verifier);
         self
     }
 

@@ -10,7 +10,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::DdnsEngine;
 use super::gate::{Gate, backoff};
 use super::report::{OnceReport, RecordOutcome};
-use super::slot::{Context, Failure, Published, Slot, Step};
+use super::slot::{Confirm, Context, Failure, Published, Slot, Step};
 use crate::error::{Error, Result};
 use crate::observer::EngineEvent;
 use crate::provider::{ErrorScope, ProviderError, ProviderErrorKind, RecordChange};
@@ -226,7 +226,14 @@ impl<'e> Runner<'e> {
                 continue;
             }
             if writes.is_empty() {
-                break;
+                let confirms: Vec<usize> = (0..self.slots.len())
+                    .filter(|i| self.slots[*i].confirm.is_some_and(|c| c.next_at <= now))
+                    .collect();
+                if confirms.is_empty() {
+                    break;
+                }
+                self.confirm(confirms).await;
+                continue;
             }
             writes.truncate(allowance);
             if self.write(writes).await? == 0 {
@@ -304,12 +311,82 @@ impl<'e> Runner<'e> {
             });
             for (index, result) in group.into_iter().zip(results) {
                 match result {
+                    Ok(None) => {
+                        let observed = self.observe_published(index).await;
+                        self.on_read(index, observed);
+                    }
                     Ok(values) => self.on_read(index, values),
                     Err(error) => self.on_failure(index, error)?,
                 }
             }
         }
         Ok(calls)
+    }
+
+    /// Asks the verifier what DNS serves, for a provider that cannot read.
+    /// Only an authoritative answer counts.
+    async fn observe_published(&mut self, index: usize) -> Option<Vec<IpAddr>> {
+        let verifier = self.engine.verifier.clone()?;
+        let record = &self.slots[index].record;
+        if !self.engine.provider.dns_shows_published(record) {
+            return None;
+        }
+        match verifier.observe(record).await {
+            Ok(observation) if observation.authoritative => Some(observation.values),
+            Ok(_) => {
+                debug!(record = %record, verifier = verifier.name(), "answer not authoritative; it cannot justify skipping a write");
+                None
+            }
+            Err(error) => {
+                debug!(record = %record, verifier = verifier.name(), error = %error, "cannot read the published value through DNS");
+                None
+            }
+        }
+    }
+
+    /// Checks the records whose writes wait to be seen in DNS.
+    async fn confirm(&mut self, indices: Vec<usize>) {
+        let Some(verifier) = self.engine.verifier.clone() else {
+            return;
+        };
+        for index in indices {
+            let Some(confirm) = self.slots[index].confirm else {
+                continue;
+            };
+            let record = self.slots[index].record.clone();
+            let observed = verifier.observe(&record).await;
+            let now = Instant::now();
+            let slot = &mut self.slots[index];
+            let served = match &observed {
+                Ok(observation) => observation.values.clone(),
+                Err(_) => Vec::new(),
+            };
+            if served == [confirm.address] {
+                info!(record = %record, address = %confirm.address, verifier = verifier.name(), after_ms = (now - confirm.started).as_millis() as u64, "DNS serves the new value");
+                slot.confirm = None;
+            } else if now + confirm.delay <= confirm.deadline {
+                slot.confirm = Some(Confirm {
+                    next_at: now + confirm.delay,
+                    delay: confirm.delay * 2,
+                    ..confirm
+                });
+            } else {
+                let served_text = served
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match observed {
+                    Err(error) => {
+                        warn!(record = %record, expected = %confirm.address, verifier = verifier.name(), error = %error, "could not confirm the write through DNS")
+                    }
+                    Ok(_) => {
+                        warn!(record = %record, expected = %confirm.address, served = %served_text, verifier = verifier.name(), wait_secs = (confirm.deadline - confirm.started).as_secs(), "the provider accepted the write but DNS does not serve the new value")
+                    }
+                }
+                slot.confirm = None;
+            }
+        }
     }
 
     fn on_read(&mut self, index: usize, values: Option<Vec<IpAddr>>) {
@@ -440,6 +517,16 @@ impl<'e> Runner<'e> {
         slot.deferred_logged = None;
         slot.written_this_run = true;
         slot.recheck_at = recheck.filter(|_| slot.can_read()).map(|d| now + d);
+        if self.engine.verifier.is_some() && self.engine.provider.dns_shows_published(&slot.record)
+        {
+            slot.confirm = Some(Confirm {
+                address,
+                next_at: now,
+                delay: Duration::from_millis(100),
+                deadline: now + self.engine.settings.verify_wait,
+                started: now,
+            });
+        }
         let previous_text = if previous_values.is_empty() {
             "none".to_string()
         } else {
@@ -629,6 +716,9 @@ impl<'e> Runner<'e> {
             }
             if let Some(t) = slot.recheck_at.filter(|_| self.mode == Mode::Daemon) {
                 consider(t);
+            }
+            if let Some(confirm) = slot.confirm {
+                consider(confirm.next_at);
             }
         }
         earliest

@@ -45,6 +45,16 @@ pub(super) enum Step {
     Write(IpAddr),
 }
 
+/// A write waiting to be seen in DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Confirm {
+    pub(super) address: IpAddr,
+    pub(super) next_at: Instant,
+    pub(super) delay: Duration,
+    pub(super) deadline: Instant,
+    pub(super) started: Instant,
+}
+
 #[derive(Debug)]
 pub(super) struct Slot {
     pub(super) record: Record,
@@ -58,6 +68,7 @@ pub(super) struct Slot {
     pub(super) recheck_at: Option<Instant>,
     pub(super) deferred_logged: Option<IpAddr>,
     pub(super) written_this_run: bool,
+    pub(super) confirm: Option<Confirm>,
 }
 
 pub(super) struct Context {
@@ -82,6 +93,7 @@ impl Slot {
             recheck_at: None,
             deferred_logged: None,
             written_this_run: false,
+            confirm: None,
         }
     }
 

@@ -6,3 +6,4 @@ mod fake;
 mod messages;
 mod model;
 mod semantics;
+mod verify;
