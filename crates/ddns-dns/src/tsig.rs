@@ -132,7 +132,7 @@ impl TsigKey {
 
     /// Signs `message`; returns its bytes and the request MAC needed to
     /// check the answer.
-    pub(crate) fn sign(&self, message: &mut Message) -> Result<(Vec<u8>, Vec<u8>)> {
+    pub fn sign(&self, message: &mut Message) -> Result<(Vec<u8>, Vec<u8>)> {
         let (record, _) =
             self.signer
                 .sign_message(message, unix_now())
@@ -147,10 +147,11 @@ impl TsigKey {
         Ok((bytes, mac))
     }
 
-    /// Checks the TSIG of an answer to a signed request. The TSIG error
+    /// Checks the TSIG of an answer (`bytes`, parsed as `response`) to a
+    /// request signed with this key, whose MAC was `request_mac`. The TSIG error
     /// field is read before anything else: BIND answers BADSIG and BADKEY
     /// unsigned, and a signed BADTIME answer would otherwise "verify".
-    pub(crate) fn check(
+    pub fn check(
         &self,
         server: SocketAddr,
         bytes: &[u8],

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets for a while each (long runs stay out of CI; CI only
+# replays the corpus in fuzz/corpus as ordinary tests).
+#
+#   scripts/fuzz.sh            # every target, 60 s each
+#   scripts/fuzz.sh 600        # every target, 10 minutes each
+#   scripts/fuzz.sh 60 dns_response
+#
+# Needs the nightly toolchain and cargo-fuzz (installed here when missing).
+# New inputs that raise coverage are added to fuzz/corpus/TARGET; commit the
+# interesting ones, and any crash input in fuzz/artifacts becomes a test.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+	targets=(dns_response tsig_key_file)
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+	cargo install cargo-fuzz --locked
+fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+	rustup toolchain install nightly --profile minimal
+fi
+
+for target in "${targets[@]}"; do
+	echo "==> fuzzing $target for ${seconds}s"
+	cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- -max_total_time="$seconds"
+done
