@@ -16,9 +16,18 @@ cd "$repo_root"
 # Debian packages the tests use. Add to this list, not to the logic below.
 #   iproute2: `ip netns` and veth pairs for the netlink source tests
 #   procps:   ps, pgrep, kill and sysctl for tests that start the daemon
+#   bind9, bind9-utils, bind9-dnsutils: a real named per RFC 2136 test
+#             (named, tsig-keygen, named-checkconf/-checkzone, dig, nsupdate)
+#   openssl:  the CA and certificate of named's DNS-over-HTTPS listener
+#   curl:     named's statistics channel inside a network namespace
 packages=(
 	iproute2
 	procps
+	bind9
+	bind9-utils
+	bind9-dnsutils
+	openssl
+	curl
 )
 
 log() {

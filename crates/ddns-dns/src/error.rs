@@ -37,7 +37,7 @@ pub enum Error {
     },
 
     /// The server answered with an error code.
-    #[error("{server} answered {operation} with {rcode}{hint}")]
+    #[error("{server} answered {operation} with {}{hint}", rcode_name(*rcode))]
     Rcode {
         /// The server asked.
         server: SocketAddr,
@@ -96,6 +96,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The mnemonic operators know from BIND's logs and dig: `REFUSED`, `NOTAUTH`.
+pub fn rcode_name(rcode: ResponseCode) -> String {
+    match rcode {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::YXDomain => "YXDOMAIN".into(),
+        ResponseCode::YXRRSet => "YXRRSET".into(),
+        ResponseCode::NXRRSet => "NXRRSET".into(),
+        ResponseCode::NotAuth => "NOTAUTH".into(),
+        ResponseCode::NotZone => "NOTZONE".into(),
+        other => format!("rcode {}", u16::from(other)),
+    }
 }
 
 impl Error {

@@ -44,7 +44,7 @@ mod transport;
 mod tsig;
 
 pub use client::{Answer, Client, RrsetChange};
-pub use error::{Error, Result};
+pub use error::{Error, Result, rcode_name};
 pub use message::{parse_response, query_message, update_message};
 pub use transport::Transport;
 pub use tsig::{TsigAlgorithm, TsigKey};
