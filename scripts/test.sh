@@ -20,6 +20,7 @@ cd "$repo_root"
 #             (named, tsig-keygen, named-checkconf/-checkzone, dig, nsupdate)
 #   openssl:  the CA and certificate of named's DNS-over-HTTPS listener
 #   curl:     named's statistics channel inside a network namespace
+#   faketime: runs ddnsd with a shifted clock, for the TSIG BADTIME test
 packages=(
 	iproute2
 	procps
@@ -28,6 +29,7 @@ packages=(
 	bind9-dnsutils
 	openssl
 	curl
+	faketime
 )
 
 log() {

@@ -93,8 +93,15 @@ fn classify_ref(error: &DnsError) -> ProviderError {
     } else if error.is_timeout() {
         ProviderError::timeout(message)
     } else if error.is_transient() {
-        if let DnsError::TsigRejected { clock_offset, .. } = error {
-            warn!(clock_offset_secs = ?clock_offset, "the DNS server rejected the TSIG time (BADTIME)");
+        if let DnsError::TsigRejected {
+            clock_offset: Some(offset),
+            ..
+        } = error
+        {
+            warn!(
+                clock_offset_secs = offset,
+                "the DNS server rejected the TSIG time (BADTIME): this machine's clock is off"
+            );
         }
         ProviderError::transient(message)
     } else {

@@ -164,3 +164,63 @@ fn a_wrong_key_at_start_exits_with_a_configuration_error() {
         out.stderr
     );
 }
+
+#[test]
+fn a_clock_far_off_is_badtime_reported_with_the_offset() {
+    let Some((ns, bind)) = start("a_clock_far_off_is_badtime_reported_with_the_offset") else {
+        return;
+    };
+    let Some(faketime) = ["/usr/bin/faketime", "/bin/faketime"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        ddns_testkit::skip_or_fail(
+            "a_clock_far_off_is_badtime_reported_with_the_offset",
+            "faketime is not installed",
+        );
+        return;
+    };
+    ns.ip(&["addr", "add", "192.0.2.30/32", "dev", "v0"]);
+    let key = bind.key("ddns-key");
+    // Our clock runs an hour behind the server's.
+    let mut command = ns.command(faketime);
+    command.args(["-f", "-1h", BIN, "once"]).env_clear().envs([
+        ("DDNS_RECORDS", "home.example.test"),
+        ("DDNS_PROVIDER_TYPE", "rfc2136"),
+        ("DDNS_IP_SOURCE_INTERFACE", "v0"),
+        ("DDNS_ONCE_TIMEOUT_SECS", "3"),
+        ("DDNS_RFC2136_SERVER", &bind.addr().to_string()),
+        ("DDNS_RFC2136_TSIG_KEY_NAME", key.name()),
+        ("DDNS_RFC2136_TSIG_SECRET", key.secret()),
+    ]);
+    let out = Daemon::spawn(command).finish();
+    assert_eq!(
+        out.code,
+        Some(2),
+        "a clock problem is transient, not a configuration error:\n{}",
+        out.stderr
+    );
+    let line = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("home.example.test A: failed: still failing after")
+            && line.contains("the server rejected TSIG key ddns-key: BADTIME; the server's clock differs from ours by"),
+        "{}",
+        out.stdout
+    );
+    let offset: i64 = line
+        .split("differs from ours by ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3590..=3610).contains(&offset), "about one hour: {offset}");
+    assert!(
+        out.stderr.contains("clock_offset_secs=Some("),
+        "{}",
+        out.stderr
+    );
+    assert!(bind.query("home.example.test", "A").is_empty());
+}
