@@ -218,7 +218,8 @@ fn a_clock_far_off_is_badtime_reported_with_the_offset() {
         .unwrap();
     assert!((3590..=3610).contains(&offset), "about one hour: {offset}");
     assert!(
-        out.stderr.contains("this machine's clock is off clock_offset_secs=3"),
+        out.stderr
+            .contains("this machine's clock is off clock_offset_secs=3"),
         "{}",
         out.stderr
     );
