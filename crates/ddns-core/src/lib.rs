@@ -56,7 +56,7 @@ pub use provider::{DnsProvider, ErrorScope, ProviderError, ProviderErrorKind, Re
 pub use record::{DomainName, IpFamily, Record};
 pub use registry::{
     ProviderFactory, ProviderPlan, Registry, Setting, SourceFactory, SourcePlan, StateStoreFactory,
-    StateStorePlan,
+    StateStorePlan, VerifierFactory, VerifierPlan,
 };
 pub use secret::{REDACTED, Secret};
 pub use source::{AddressSnapshot, IpEvent, IpSource, SourceError};

@@ -232,6 +232,11 @@ impl Registry {
                 .values()
                 .flat_map(|f| f.variables().iter().copied()),
         );
+        known.extend(
+            self.verifiers
+                .values()
+                .flat_map(|f| f.variables().iter().copied()),
+        );
         known.sort_unstable();
         known.dedup();
         known

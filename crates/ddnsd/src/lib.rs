@@ -43,6 +43,8 @@ pub fn registry() -> Registry {
     registry
         .register_provider(ddns_provider_dryrun::DryRunFactory)
         .register_provider(ddns_provider_rfc2136::Rfc2136Factory)
-        .register_source(ddns_ip_netlink::NetlinkSourceFactory);
+        .register_source(ddns_ip_netlink::NetlinkSourceFactory)
+        .register_verifier(ddns_verify::DnsVerifierFactory)
+        .register_verifier(ddns_verify::DohVerifierFactory);
     registry
 }

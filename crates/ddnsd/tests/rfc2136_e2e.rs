@@ -225,3 +225,41 @@ fn a_clock_far_off_is_badtime_reported_with_the_offset() {
     );
     assert!(bind.query("home.example.test", "A").is_empty());
 }
+
+#[test]
+fn with_dns_verification_each_write_is_confirmed_by_bind() {
+    let Some((ns, bind)) = start("with_dns_verification_each_write_is_confirmed_by_bind") else {
+        return;
+    };
+    let key = bind.key("ddns-key");
+    let mut command = ns.command(BIN);
+    command.env_clear().envs([
+        ("DDNS_RECORDS", "home.example.test"),
+        ("DDNS_PROVIDER_TYPE", "rfc2136"),
+        ("DDNS_IP_SOURCE_INTERFACE", "v0"),
+        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
+        ("DDNS_RFC2136_SERVER", &bind.addr().to_string()),
+        ("DDNS_RFC2136_TSIG_KEY_NAME", key.name()),
+        ("DDNS_RFC2136_TSIG_SECRET", key.secret()),
+        ("DDNS_VERIFY", "dns"),
+        ("DDNS_VERIFY_DNS_SERVER", &bind.addr().to_string()),
+    ]);
+    let daemon = Daemon::spawn(command);
+    daemon.wait_for(
+        "published values are checked through DNS verifier=dns",
+        WAIT,
+    );
+    ns.ip(&["addr", "add", "192.0.2.40/32", "dev", "v0"]);
+    daemon.wait_for(
+        "DNS serves the new value record=home.example.test A address=192.0.2.40 verifier=dns",
+        WAIT,
+    );
+    daemon.signal("TERM");
+    let out = daemon.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("is not a known variable"),
+        "{}",
+        out.stderr
+    );
+}

@@ -334,11 +334,11 @@ impl<'e> Runner<'e> {
         match verifier.observe(record).await {
             Ok(observation) if observation.authoritative => Some(observation.values),
             Ok(_) => {
-                debug!(record = %record, verifier = verifier.name(), "answer not authoritative; it cannot justify skipping a write");
+                debug!(record = %record, verifier = %verifier.name(), "answer not authoritative; it cannot justify skipping a write");
                 None
             }
             Err(error) => {
-                debug!(record = %record, verifier = verifier.name(), error = %error, "cannot read the published value through DNS");
+                debug!(record = %record, verifier = %verifier.name(), error = %error, "cannot read the published value through DNS");
                 None
             }
         }
@@ -362,7 +362,7 @@ impl<'e> Runner<'e> {
                 Err(_) => Vec::new(),
             };
             if served == [confirm.address] {
-                info!(record = %record, address = %confirm.address, verifier = verifier.name(), after_ms = (now - confirm.started).as_millis() as u64, "DNS serves the new value");
+                info!(record = %record, address = %confirm.address, verifier = %verifier.name(), after_ms = (now - confirm.started).as_millis() as u64, "DNS serves the new value");
                 slot.confirm = None;
             } else if now + confirm.delay <= confirm.deadline {
                 slot.confirm = Some(Confirm {
@@ -378,10 +378,10 @@ impl<'e> Runner<'e> {
                     .join(", ");
                 match observed {
                     Err(error) => {
-                        warn!(record = %record, expected = %confirm.address, verifier = verifier.name(), error = %error, "could not confirm the write through DNS")
+                        warn!(record = %record, expected = %confirm.address, verifier = %verifier.name(), error = %error, "could not confirm the write through DNS")
                     }
                     Ok(_) => {
-                        warn!(record = %record, expected = %confirm.address, served = %served_text, verifier = verifier.name(), wait_secs = (confirm.deadline - confirm.started).as_secs(), "the provider accepted the write but DNS does not serve the new value")
+                        warn!(record = %record, expected = %confirm.address, served = %served_text, verifier = %verifier.name(), wait_secs = (confirm.deadline - confirm.started).as_secs(), "the provider accepted the write but DNS does not serve the new value")
                     }
                 }
                 slot.confirm = None;
