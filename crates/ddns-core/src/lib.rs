@@ -53,7 +53,7 @@ pub use error::{Error, Result};
 pub use intake::IntakeStats;
 pub use observer::{EngineEvent, EngineObserver};
 pub use provider::{DnsProvider, ErrorScope, ProviderError, ProviderErrorKind, RecordChange};
-pub use record::{DomainName, IpFamily, Record};
+pub use record::{DomainName, HostId, IpFamily, Record};
 pub use registry::{
     ProviderFactory, ProviderPlan, Registry, Setting, SourceFactory, SourcePlan, StateStoreFactory,
     StateStorePlan, VerifierFactory, VerifierPlan,

@@ -1,7 +1,7 @@
 //! What ddns manages: a DNS name and the address family it follows.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -200,17 +200,86 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// An IPv6 interface identifier to combine with a detected prefix: the
+/// record publishes the first `prefix_len` bits of the detected address and
+/// the rest from `host`. For hosts behind a router whose delegated prefix
+/// changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostId {
+    host: Ipv6Addr,
+    prefix_len: u8,
+}
+
+impl HostId {
+    /// The identifier `host` (such as `::1:2:3:4`) after a prefix of
+    /// `prefix_len` bits (at most 128).
+    pub fn new(host: Ipv6Addr, prefix_len: u8) -> Self {
+        Self {
+            host,
+            prefix_len: prefix_len.min(128),
+        }
+    }
+
+    /// The identifier.
+    pub fn host(&self) -> Ipv6Addr {
+        self.host
+    }
+
+    /// The prefix length.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
+    }
+
+    /// The prefix of `detected` with this identifier.
+    pub fn apply(&self, detected: Ipv6Addr) -> Ipv6Addr {
+        let mask = if self.prefix_len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix_len))
+        };
+        Ipv6Addr::from((u128::from(detected) & mask) | (u128::from(self.host) & !mask))
+    }
+}
+
 /// One managed record: a name and the family (so the record type) it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Record {
     name: DomainName,
     family: IpFamily,
+    host_id: Option<HostId>,
 }
 
 impl Record {
     /// A record of `name` for addresses of `family`.
     pub fn new(name: DomainName, family: IpFamily) -> Self {
-        Self { name, family }
+        Self {
+            name,
+            family,
+            host_id: None,
+        }
+    }
+
+    /// An AAAA record that publishes the detected prefix with `host_id`.
+    /// Has no effect on an A record.
+    pub fn with_host_id(mut self, host_id: HostId) -> Self {
+        if self.family == IpFamily::V6 {
+            self.host_id = Some(host_id);
+        }
+        self
+    }
+
+    /// The interface identifier, for an AAAA record that has one.
+    pub fn host_id(&self) -> Option<HostId> {
+        self.host_id
+    }
+
+    /// The address this record must hold when its family's address is
+    /// `detected`.
+    pub fn address_for(&self, detected: IpAddr) -> IpAddr {
+        match (self.host_id, detected) {
+            (Some(host_id), IpAddr::V6(v6)) => IpAddr::V6(host_id.apply(v6)),
+            _ => detected,
+        }
     }
 
     /// The record's name.
@@ -307,6 +376,30 @@ mod tests {
             let name = labels.join(".");
             proptest::prop_assert_eq!(name.parse::<DomainName>().map(String::from), Ok(name));
         }
+    }
+
+    #[test]
+    fn host_id_keeps_the_prefix_and_replaces_the_rest() {
+        let host: Ipv6Addr = "::1:2:3:4".parse().expect("v6");
+        let detected: IpAddr = "2001:db8:aa:bb:ffff:ffff:ffff:ffff".parse().expect("v6");
+        let record = Record::new(parse("a.example.com").expect("name"), IpFamily::V6)
+            .with_host_id(HostId::new(host, 64));
+        assert_eq!(
+            record.address_for(detected),
+            "2001:db8:aa:bb:1:2:3:4".parse::<IpAddr>().expect("v6")
+        );
+        let narrow = HostId::new(host, 56);
+        assert_eq!(
+            narrow.apply("2001:db8:aa:bbcc::9".parse().expect("v6")),
+            "2001:db8:aa:bb00:1:2:3:4".parse::<Ipv6Addr>().expect("v6")
+        );
+        let v4 = Record::new(parse("a.example.com").expect("name"), IpFamily::V4)
+            .with_host_id(HostId::new(host, 64));
+        assert_eq!(v4.host_id(), None);
+        assert_eq!(
+            v4.address_for("192.0.2.1".parse().expect("v4")),
+            "192.0.2.1".parse::<IpAddr>().expect("v4")
+        );
     }
 
     #[test]

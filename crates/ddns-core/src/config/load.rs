@@ -2,11 +2,12 @@
 //! from the registry's plug-ins.
 
 use std::collections::BTreeSet;
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use super::{ConfigError, Env, excerpt};
 use crate::engine::EngineSettings;
-use crate::record::{DomainName, IpFamily, Record};
+use crate::record::{DomainName, HostId, IpFamily, Record};
 use crate::registry::{ProviderPlan, Registry, Setting, SourcePlan, StateStorePlan, VerifierPlan};
 
 /// The variables the core itself reads.
@@ -27,6 +28,8 @@ pub const CORE_VARIABLES: &[&str] = &[
     "DDNS_LOG_LEVEL",
     "DDNS_LOG_FORMAT",
     "DDNS_VERIFY",
+    "DDNS_IPV6_HOST_ID",
+    "DDNS_IPV6_PREFIX_LEN",
     // Read by the test suites, never by the daemon; not a typo.
     "DDNS_REQUIRE_SYSTEM_TESTS",
 ];
@@ -73,9 +76,22 @@ impl Config {
         let names: Vec<String> = {
             let mut seen = Vec::new();
             for record in &self.engine.records {
-                let name = record.name().to_string();
-                if !seen.contains(&name) {
-                    seen.push(name);
+                let name = match record.host_id() {
+                    Some(host_id) => format!("{}={}", record.name(), host_id.host()),
+                    None => record.name().to_string(),
+                };
+                let bare = record.name().to_string();
+                match seen.iter().position(|n: &String| n == &bare) {
+                    // The AAAA record carries the identifier; show it.
+                    Some(i) if name != bare => seen[i] = name,
+                    Some(_) => {}
+                    None if !seen
+                        .iter()
+                        .any(|n| n.split('=').next() == Some(bare.as_str())) =>
+                    {
+                        seen.push(name)
+                    }
+                    None => {}
                 }
             }
             seen
@@ -84,6 +100,17 @@ impl Config {
         let mut out = vec![
             Setting::new("DDNS_RECORDS", names.join(",")),
             Setting::new("DDNS_IP_FAMILIES", families.join(",")),
+            Setting::new(
+                "DDNS_IPV6_PREFIX_LEN",
+                self.engine
+                    .records
+                    .iter()
+                    .find_map(|r| r.host_id())
+                    .map_or_else(
+                        || "(no interface identifier given)".to_string(),
+                        |h| h.prefix_len().to_string(),
+                    ),
+            ),
             Setting::new("DDNS_PROVIDER_TYPE", &self.provider_type),
         ];
         out.extend(self.provider.settings());
@@ -133,7 +160,10 @@ impl Config {
     }
 }
 
-fn parse_records(env: &Env) -> Result<Vec<DomainName>, ConfigError> {
+/// One item of `DDNS_RECORDS`: a name, and maybe `=HOSTID` for its AAAA record.
+type RecordItem = (DomainName, Option<Ipv6Addr>);
+
+fn parse_records(env: &Env) -> Result<Vec<RecordItem>, ConfigError> {
     const VAR: &str = "DDNS_RECORDS";
     let items = env.list(VAR)?.ok_or_else(|| {
         ConfigError::new(
@@ -141,21 +171,54 @@ fn parse_records(env: &Env) -> Result<Vec<DomainName>, ConfigError> {
             "is required: the comma-separated names to keep up to date, such as home.example.com",
         )
     })?;
-    let mut names = Vec::with_capacity(items.len());
+    let mut records = Vec::with_capacity(items.len());
     let mut seen = BTreeSet::new();
     for item in items {
-        let name: DomainName = item
+        let (name_text, host_text) = match item.split_once('=') {
+            Some((name, host)) => (name.trim(), Some(host.trim())),
+            None => (item.as_str(), None),
+        };
+        let name: DomainName = name_text
             .parse()
             .map_err(|reason: String| ConfigError::new(VAR, reason))?;
+        let host = host_text.map(|text| parse_host_id(VAR, text)).transpose()?;
         if !seen.insert(name.clone()) {
             return Err(ConfigError::new(
                 VAR,
-                format!("'{}' is listed twice", excerpt(&item, 80)),
+                format!("'{}' is listed twice", excerpt(name_text, 80)),
             ));
         }
-        names.push(name);
+        records.push((name, host));
     }
-    Ok(names)
+    Ok(records)
+}
+
+fn parse_host_id(variable: &str, text: &str) -> Result<Ipv6Addr, ConfigError> {
+    text.parse().map_err(|_| {
+        ConfigError::new(
+            variable,
+            format!(
+                "'{}' is not an IPv6 interface identifier such as ::1:2:3:4",
+                excerpt(text, 48)
+            ),
+        )
+    })
+}
+
+/// Checks that an interface identifier leaves the prefix bits alone.
+fn check_host_id(variable: &str, host: Ipv6Addr, prefix_len: u8) -> Result<(), ConfigError> {
+    let prefix_mask = u128::MAX
+        .checked_shl(128 - u32::from(prefix_len))
+        .unwrap_or(0);
+    if u128::from(host) & prefix_mask != 0 {
+        return Err(ConfigError::new(
+            variable,
+            format!(
+                "the interface identifier {host} sets bits inside the /{prefix_len} prefix (DDNS_IPV6_PREFIX_LEN); give only the host part, such as ::1:2:3:4"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_families(env: &Env) -> Result<Vec<IpFamily>, ConfigError> {
@@ -246,10 +309,39 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
         .store("DDNS_STATE_STORE_TYPE", &state_store_type)?
         .configure(env)?;
 
-    let records: Vec<Record> = names
-        .iter()
-        .flat_map(|name| families.iter().map(|f| Record::new(name.clone(), *f)))
-        .collect();
+    let prefix_len = env.number("DDNS_IPV6_PREFIX_LEN", 64u8, 1..=127)?;
+    let default_host = env
+        .get("DDNS_IPV6_HOST_ID")?
+        .map(|text| parse_host_id("DDNS_IPV6_HOST_ID", text.trim()))
+        .transpose()?;
+    if let Some(host) = default_host {
+        check_host_id("DDNS_IPV6_HOST_ID", host, prefix_len)?;
+    }
+    let any_host = default_host.is_some() || names.iter().any(|(_, host)| host.is_some());
+    if any_host && !families.contains(&IpFamily::V6) {
+        let variable = if default_host.is_some() {
+            "DDNS_IPV6_HOST_ID"
+        } else {
+            "DDNS_RECORDS"
+        };
+        return Err(ConfigError::new(
+            variable,
+            "an IPv6 interface identifier is given, but DDNS_IP_FAMILIES does not include ipv6",
+        ));
+    }
+    let mut records = Vec::new();
+    for (name, host) in &names {
+        if let Some(host) = host {
+            check_host_id("DDNS_RECORDS", *host, prefix_len)?;
+        }
+        for family in &families {
+            let record = Record::new(name.clone(), *family);
+            records.push(match host.or(default_host) {
+                Some(host) => record.with_host_id(HostId::new(host, prefix_len)),
+                None => record,
+            });
+        }
+    }
     let mut engine = EngineSettings::new(records);
     engine.min_update_interval =
         Duration::from_secs(env.number("DDNS_MIN_UPDATE_INTERVAL_SECS", 60u64, 0..=86_400)?);

@@ -169,10 +169,16 @@ impl<'e> Runner<'e> {
         }
     }
 
-    fn context(&self, now: Instant, family: IpFamily) -> Context {
+    /// The address `record` must hold now: its family's trusted address,
+    /// with the record's IPv6 interface identifier applied.
+    fn desired_for(&self, record: &Record) -> Option<IpAddr> {
+        self.desired[record.family().index()].map(|address| record.address_for(address))
+    }
+
+    fn context(&self, now: Instant, record: &Record) -> Context {
         Context {
             now,
-            desired: self.desired[family.index()],
+            desired: self.desired_for(record),
             provider_blocked: self.gate.blocked_until(now),
             min_interval: self.engine.settings.min_update_interval,
             ignore_interval: self.mode == Mode::Once,
@@ -205,7 +211,7 @@ impl<'e> Runner<'e> {
             let mut writes = Vec::new();
             let mut deferred = Vec::new();
             for (index, slot) in self.slots.iter().enumerate() {
-                let cx = self.context(now, slot.record.family());
+                let cx = self.context(now, &slot.record);
                 match slot.step(&cx) {
                     Step::Read => reads.push(index),
                     Step::Write(address) => writes.push((index, address)),
@@ -264,7 +270,7 @@ impl<'e> Runner<'e> {
     /// Whether a call planned earlier in this pass must not go out: the
     /// provider was paused, or the record failed for good, by an earlier call.
     fn halted(&self, index: usize, address: Option<IpAddr>) -> bool {
-        let address = address.or(self.desired[self.slots[index].record.family().index()]);
+        let address = address.or(self.desired_for(&self.slots[index].record));
         self.gate.blocked_until(Instant::now()).is_some()
             || match &self.slots[index].failure {
                 Some(Failure::Permanent {
@@ -398,7 +404,7 @@ impl<'e> Runner<'e> {
             .settings
             .recheck_interval
             .filter(|_| self.mode == Mode::Daemon);
-        let desired = self.desired[self.slots[index].record.family().index()];
+        let desired = self.desired_for(&self.slots[index].record);
         let key = self.slots[index].record.key();
         let stored = self.state.records.get(&key).map(|s| s.address);
         let slot = &mut self.slots[index];
@@ -557,8 +563,7 @@ impl<'e> Runner<'e> {
     fn on_failure(&mut self, index: usize, error: ProviderError) -> Result<()> {
         let now = Instant::now();
         let provider = self.engine.provider.name().to_string();
-        let family = self.slots[index].record.family();
-        let desired = self.desired[family.index()];
+        let desired = self.desired_for(&self.slots[index].record);
         let recheck = self
             .engine
             .settings
@@ -576,7 +581,7 @@ impl<'e> Runner<'e> {
                 error!(provider = %provider, error = %error, "the provider rejected the credentials; every record is marked failed until the next address change or re-check");
                 let message = error.to_string();
                 for slot in &mut self.slots {
-                    if let Some(address) = self.desired[slot.record.family().index()] {
+                    if let Some(address) = desired_of(&self.desired, &slot.record) {
                         slot.failure = Some(Failure::Permanent {
                             address,
                             message: message.clone(),
@@ -665,7 +670,7 @@ impl<'e> Runner<'e> {
     fn counts(&self) -> (usize, usize, usize) {
         let (mut in_sync, mut pending, mut failed) = (0, 0, 0);
         for slot in &self.slots {
-            let desired = self.desired[slot.record.family().index()];
+            let desired = self.desired_for(&slot.record);
             if slot.failure.is_some() {
                 failed += 1;
             } else if desired.is_some_and(|a| slot.holds(a)) {
@@ -708,7 +713,7 @@ impl<'e> Runner<'e> {
             earliest = Some(earliest.map_or(t, |e: Instant| e.min(t)));
         };
         for slot in &self.slots {
-            let cx = self.context(now, slot.record.family());
+            let cx = self.context(now, &slot.record);
             match slot.step(&cx) {
                 Step::Wait(t) | Step::Deferred(t) => consider(t),
                 Step::Read | Step::Write(_) => consider(now),
@@ -729,7 +734,7 @@ impl<'e> Runner<'e> {
             .slots
             .iter()
             .map(|slot| {
-                let desired = self.desired[slot.record.family().index()];
+                let desired = self.desired_for(&slot.record);
                 let outcome = match (desired, &slot.failure) {
                     (_, _) if !slot.supported => RecordOutcome::Unsupported,
                     (None, _) => RecordOutcome::NoAddress,
@@ -782,6 +787,11 @@ fn restore_last_write(
         return None;
     }
     now.checked_sub(age)
+}
+
+/// The address `record` must hold given the desired address per family.
+fn desired_of(desired: &[Option<IpAddr>; 2], record: &Record) -> Option<IpAddr> {
+    desired[record.family().index()].map(|address| record.address_for(address))
 }
 
 /// An optional address as a log field: the address, or `none`.

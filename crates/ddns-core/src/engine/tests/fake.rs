@@ -142,6 +142,11 @@ impl FakeProvider {
             .collect()
     }
 
+    /// How many writes were attempted for one record.
+    pub(super) fn writes_for(&self, key: &str) -> usize {
+        self.writes().iter().filter(|c| c.key == key).count()
+    }
+
     /// Writes that were acknowledged as successful, for one record.
     pub(super) fn successes_of(&self, key: &str) -> Vec<Call> {
         self.successes

@@ -763,3 +763,35 @@ async fn once_gives_up_on_transient_errors_when_the_budget_ends() {
     );
     assert!(text.trim_end().ends_with("connection refused"), "{text}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_interface_identifier_is_published_with_the_detected_prefix() {
+    let provider = FakeProvider::new(true);
+    let host = crate::record::HostId::new("::1:2:3:4".parse().unwrap(), 64);
+    let records = vec![
+        record("nas.example.com", V6).with_host_id(host),
+        record("router.example.com", V6),
+    ];
+    let h = Harness::start(settings(records), provider.clone()).await;
+    h.observe("2001:db8:aa:bb:9:9:9:9").await;
+    assert_eq!(
+        provider.published("nas.example.com/AAAA"),
+        vec![ip("2001:db8:aa:bb:1:2:3:4")]
+    );
+    assert_eq!(
+        provider.published("router.example.com/AAAA"),
+        vec![ip("2001:db8:aa:bb:9:9:9:9")]
+    );
+    // A new address in the same prefix changes nothing for the host.
+    sleep(Duration::from_secs(61)).await;
+    h.observe("2001:db8:aa:bb:8:8:8:8").await;
+    assert_eq!(provider.writes_for("nas.example.com/AAAA"), 1);
+    // A new delegated prefix moves it.
+    sleep(Duration::from_secs(61)).await;
+    h.observe("2001:db8:cc:dd::5").await;
+    assert_eq!(
+        provider.published("nas.example.com/AAAA"),
+        vec![ip("2001:db8:cc:dd:1:2:3:4")]
+    );
+    h.stop().await.expect("clean stop");
+}
