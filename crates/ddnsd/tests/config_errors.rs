@@ -150,6 +150,28 @@ fn every_bad_value_names_its_variable_and_why() {
             "DDNS_ALLOW_HTTP: 'perhaps' is not a boolean",
         ),
         (
+            &[
+                ("DDNS_RECORDS", "a.example.com=zz"),
+                ("DDNS_IP_FAMILIES", "ipv6"),
+            ],
+            "DDNS_RECORDS: 'zz' is not an IPv6 interface identifier such as ::1:2:3:4",
+        ),
+        (
+            &[("DDNS_RECORDS", "a.example.com=::1")],
+            "DDNS_RECORDS: an IPv6 interface identifier is given, but DDNS_IP_FAMILIES does not include ipv6",
+        ),
+        (
+            &[
+                ("DDNS_IPV6_HOST_ID", "2001:db8::1"),
+                ("DDNS_IP_FAMILIES", "ipv6"),
+            ],
+            "DDNS_IPV6_HOST_ID: the interface identifier 2001:db8::1 sets bits inside the /64 prefix",
+        ),
+        (
+            &[("DDNS_IPV6_PREFIX_LEN", "200")],
+            "DDNS_IPV6_PREFIX_LEN: 200 is out of range (expected 1..=127)",
+        ),
+        (
             &[("DDNS_IP_SOURCE_INTERFACE", "eth0/1")],
             "DDNS_IP_SOURCE_INTERFACE:",
         ),
