@@ -35,6 +35,7 @@
 
 mod address;
 pub mod config;
+pub mod detect;
 mod engine;
 mod error;
 mod intake;
