@@ -102,7 +102,7 @@ pub fn decide(
     }
     let needed = quorum.max(1);
     let mut ranked: Vec<(IpAddr, usize)> = votes.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    ranked.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     match ranked.as_slice() {
         [(address, count), rest @ ..]
             if *count >= needed && rest.first().is_none_or(|(_, c)| c < count) =>
