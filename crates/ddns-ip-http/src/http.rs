@@ -1,0 +1,414 @@
+//! Asking an HTTP echo service, once per family, over a socket of that
+//! family.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ddns_core::config::is_loopback_host;
+use ddns_core::detect::Detector;
+use ddns_core::{IpFamily, SourceError};
+use reqwest::Url;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use tracing::{debug, instrument};
+
+use crate::error::{Error, Result};
+use crate::parse::{EchoFormat, MAX_BODY, parse_body};
+
+/// Redirects followed before giving up.
+const MAX_REDIRECTS: usize = 3;
+
+/// How the HTTP clients behave.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// Connect and read timeout (the detection round has its own, too).
+    pub timeout: Duration,
+    /// Follow redirects to plain `http://` hosts that are not loopback
+    /// (`DDNS_ALLOW_HTTP=true`). A redirect from https to http is refused
+    /// whatever this says.
+    pub allow_http: bool,
+    /// Fixed addresses for host names, like curl's `--resolve`: used
+    /// instead of the system resolver for these names.
+    pub resolve: Vec<(String, Vec<SocketAddr>)>,
+}
+
+impl ClientOptions {
+    /// Options with this timeout, plain http only to loopback, the system
+    /// resolver for every name.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            allow_http: false,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+/// A pair of HTTP clients, one whose connections leave from an IPv4
+/// socket and one from an IPv6 socket, shared by all HTTP detectors.
+///
+/// TLS uses rustls with the ring provider and the system's root
+/// certificates; proxies are never used, since a proxy would be the one
+/// the service sees.
+#[derive(Clone)]
+pub struct HttpClients {
+    v4: reqwest::Client,
+    v6: reqwest::Client,
+    roots: usize,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClients")
+            .field("roots", &self.roots)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClients {
+    /// Builds both clients. Reads the system's root certificates, which
+    /// may be none: then only plain-http services can be asked, and
+    /// [`HttpClients::root_certificates`] says 0.
+    pub fn new(options: &ClientOptions) -> Result<Self> {
+        let (tls, roots) = tls_config().map_err(|reason| Error::HttpsClient { reason })?;
+        let build = |local: IpAddr| {
+            let mut builder = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls.clone())
+                .local_address(local)
+                .connect_timeout(options.timeout)
+                .read_timeout(options.timeout)
+                .timeout(options.timeout)
+                .no_proxy()
+                .redirect(redirect_policy(options.allow_http))
+                .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")));
+            for (host, addresses) in &options.resolve {
+                builder = builder.resolve_to_addrs(host, addresses);
+            }
+            builder.build().map_err(|e| Error::HttpsClient {
+                reason: describe(e, options.timeout),
+            })
+        };
+        Ok(Self {
+            v4: build(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?,
+            v6: build(IpAddr::V6(Ipv6Addr::UNSPECIFIED))?,
+            roots,
+            timeout: options.timeout,
+        })
+    }
+
+    /// How many root certificates the system gave.
+    pub fn root_certificates(&self) -> usize {
+        self.roots
+    }
+
+    fn client(&self, family: IpFamily) -> &reqwest::Client {
+        match family {
+            IpFamily::V4 => &self.v4,
+            IpFamily::V6 => &self.v6,
+        }
+    }
+}
+
+/// Redirects to https are followed; to plain http only from plain http
+/// and only to a loopback host or when allowed. Never from https to http.
+fn redirect_policy(allow_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let target = attempt.url();
+        if target.scheme() == "https" {
+            return attempt.follow();
+        }
+        let host = target.host_str().map(str::to_string).unwrap_or_default();
+        let from_https = attempt
+            .previous()
+            .last()
+            .is_some_and(|previous| previous.scheme() == "https");
+        let loopback = target.host().is_some_and(|h| is_loopback_host(&h));
+        if target.scheme() == "http" && !from_https && (allow_http || loopback) {
+            attempt.follow()
+        } else {
+            let error = format!("refused a redirect to plain {}://{host}", target.scheme());
+            attempt.error(error)
+        }
+    })
+}
+
+/// Asks an HTTP echo service (`https://api.ipify.org`,
+/// `https://1.1.1.1/cdn-cgi/trace`) for the address it sees.
+///
+/// Each family is asked over a connection from a socket of that family,
+/// and the answer is accepted only if the connection really used it. The
+/// URL may hold a token in its path or query: the detector's name, its
+/// `Debug` output and its errors show only the origin.
+pub struct HttpDetector {
+    name: String,
+    origin: String,
+    url: Url,
+    format: EchoFormat,
+    families: Vec<IpFamily>,
+    clients: HttpClients,
+}
+
+impl std::fmt::Debug for HttpDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpDetector")
+            .field("name", &self.name)
+            .field("families", &self.families)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpDetector {
+    /// A detector for `url`, named after its origin. It answers for both
+    /// families, unless the host is an address literal, which answers for
+    /// its own family only. A path ending in `/cdn-cgi/trace` expects the
+    /// trace shape; any other path takes whichever the body has.
+    pub fn new(url: Url, clients: &HttpClients) -> Self {
+        let families = url_families(&url);
+        let origin = origin(&url);
+        let format = if url.path().ends_with("/cdn-cgi/trace") {
+            EchoFormat::Trace
+        } else {
+            EchoFormat::Auto
+        };
+        Self {
+            name: origin.clone(),
+            origin,
+            url,
+            format,
+            families,
+            clients: clients.clone(),
+        }
+    }
+
+    /// Asks for one family only (for a host that has an address of one
+    /// family, such as `ipv4.icanhazip.com`).
+    pub fn only(mut self, family: IpFamily) -> Self {
+        self.families.retain(|f| *f == family);
+        self
+    }
+
+    /// Another name for logs (it must hold no secret).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// `scheme://host[:port]` of the service.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The families it answers for.
+    pub fn families(&self) -> &[IpFamily] {
+        &self.families
+    }
+
+    /// The address of `family` the service sees.
+    #[instrument(level = "debug", skip_all, fields(source = %self.name, family = %family))]
+    pub async fn ask(&self, family: IpFamily) -> Result<IpAddr> {
+        if !self.families.contains(&family) {
+            return Err(Error::FamilyUnsupported {
+                source_name: self.name.clone(),
+                family,
+            });
+        }
+        let failed = |e: reqwest::Error| Error::HttpRequest {
+            origin: self.origin.clone(),
+            reason: describe(e, self.clients.timeout),
+        };
+        let malformed = |reason: String| Error::EchoMalformed {
+            origin: self.origin.clone(),
+            reason,
+        };
+        let mut response = self
+            .clients
+            .client(family)
+            .get(self.url.clone())
+            .header(ACCEPT, "text/plain, */*;q=0.1")
+            .send()
+            .await
+            .map_err(failed)?;
+        if let Some(peer) = response.remote_addr() {
+            let actual = IpFamily::of(&peer.ip());
+            if actual != family {
+                return Err(Error::WrongFamily {
+                    origin: self.origin.clone(),
+                    family,
+                    actual,
+                    peer,
+                });
+            }
+        }
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Error::HttpStatus {
+                origin: self.origin.clone(),
+                status: status.as_u16(),
+            });
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/html") || content_type.starts_with("application/xhtml") {
+            return Err(malformed(
+                "the answer is an HTML page (text/html), not an address".into(),
+            ));
+        }
+        if let Some(length) = response.content_length()
+            && length > MAX_BODY as u64
+        {
+            return Err(malformed(format!(
+                "the answer is {length} bytes long; an address answer is at most {MAX_BODY}"
+            )));
+        }
+        // Read at most MAX_BODY + 1 bytes, whatever the server sends.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(malformed(format!(
+                    "the answer is longer than {MAX_BODY} bytes; an address answer is at most that"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let address = parse_body(&body, family, self.format).map_err(malformed)?;
+        debug!(source = %self.name, family = %family, address = %address, "echo service answered");
+        Ok(address)
+    }
+}
+
+#[async_trait]
+impl Detector for HttpDetector {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn supports(&self, family: IpFamily) -> bool {
+        self.families.contains(&family)
+    }
+
+    async fn detect(&self, family: IpFamily) -> Result<IpAddr, SourceError> {
+        self.ask(family).await.map_err(SourceError::from)
+    }
+}
+
+/// Both families, or the family of an address literal host.
+pub(crate) fn url_families(url: &Url) -> Vec<IpFamily> {
+    match url.host() {
+        Some(url::Host::Ipv4(_)) => vec![IpFamily::V4],
+        Some(url::Host::Ipv6(_)) => vec![IpFamily::V6],
+        _ => IpFamily::ALL.to_vec(),
+    }
+}
+
+/// `scheme://host[:port]`: what may be shown of a URL.
+pub(crate) fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// TLS with the ring provider (no C build) and the system's roots, HTTP/2
+/// offered first. Returns the number of roots, which may be 0.
+fn tls_config() -> Result<(rustls::ClientConfig, usize), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let system = rustls_native_certs::load_native_certs();
+    let (added, ignored) = roots.add_parsable_certificates(system.certs);
+    debug!(
+        added,
+        ignored,
+        errors = system.errors.len(),
+        "loaded the system's root certificates"
+    );
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((config, added))
+}
+
+/// The error and its causes in one line, without the URL (its path or
+/// query may hold a credential).
+fn describe(error: reqwest::Error, timeout: Duration) -> String {
+    let timed_out = error.is_timeout();
+    let error = error.without_url();
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        // Layers often repeat their cause in their own message.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    if timed_out {
+        parts.push(format!("no answer within {} ms", timeout.as_millis()));
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn an_address_literal_host_answers_for_its_family_only() {
+        assert_eq!(
+            url_families(&url("https://1.1.1.1/cdn-cgi/trace")),
+            vec![IpFamily::V4]
+        );
+        assert_eq!(
+            url_families(&url("https://[2606:4700:4700::1111]/cdn-cgi/trace")),
+            vec![IpFamily::V6]
+        );
+        assert_eq!(
+            url_families(&url("https://api64.ipify.org")),
+            vec![IpFamily::V4, IpFamily::V6]
+        );
+    }
+
+    #[test]
+    fn the_origin_hides_path_query_and_user() {
+        assert_eq!(
+            origin(&url("https://user:pw@ip.example:8443/s3cret?token=abc")),
+            "https://ip.example:8443"
+        );
+        let clients = HttpClients::new(&ClientOptions::new(Duration::from_secs(1))).unwrap();
+        let detector = HttpDetector::new(url("https://ip.example/k/s3cret?token=abc"), &clients);
+        assert_eq!(detector.name(), "https://ip.example");
+        let debug = format!("{detector:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("abc"),
+            "{debug}"
+        );
+        assert_eq!(
+            detector.format,
+            EchoFormat::Auto,
+            "only /cdn-cgi/trace paths expect a trace"
+        );
+        let trace = HttpDetector::new(url("https://1.1.1.1/cdn-cgi/trace"), &clients);
+        assert_eq!(trace.format, EchoFormat::Trace);
+        assert!(trace.supports(IpFamily::V4) && !trace.supports(IpFamily::V6));
+        let only =
+            HttpDetector::new(url("https://ipv6.icanhazip.com"), &clients).only(IpFamily::V6);
+        assert_eq!(only.families(), &[IpFamily::V6]);
+    }
+}
