@@ -21,6 +21,8 @@ cd "$repo_root"
 #   openssl:  the CA and certificate of named's DNS-over-HTTPS listener
 #   curl:     named's statistics channel inside a network namespace
 #   faketime: runs ddnsd with a shifted clock, for the TSIG BADTIME test
+#   miniupnpd-nftables, nftables: a real NAT-PMP / PCP / UPnP-IGD gateway
+#             for the router detectors' tests (the tests create its chains)
 packages=(
 	iproute2
 	procps
@@ -30,6 +32,8 @@ packages=(
 	openssl
 	curl
 	faketime
+	miniupnpd-nftables
+	nftables
 )
 
 log() {

@@ -232,13 +232,20 @@ impl Watch {
             if Instant::now() < self.next_round {
                 let triggered = match self.trigger.as_mut() {
                     Some(trigger) => tokio::select! {
-                        () = tokio::time::sleep_until(self.next_round) => false,
-                        item = trigger.next() => item.is_some(),
+                        () = tokio::time::sleep_until(self.next_round) => Some(false),
+                        item = trigger.next() => item.map(|()| true),
                     },
                     None => {
                         tokio::time::sleep_until(self.next_round).await;
-                        false
+                        Some(false)
                     }
+                };
+                let Some(triggered) = triggered else {
+                    // The trigger ended: carry on with the poll alone rather
+                    // than spin on a finished stream.
+                    warn!(source = %self.inner.name, "the change trigger stopped; detecting at the poll interval only");
+                    self.trigger = None;
+                    continue;
                 };
                 if triggered {
                     tokio::time::sleep(self.inner.settings.debounce).await;

@@ -221,3 +221,32 @@ async fn current_asks_once_and_explains_a_failure() {
         "no trusted address (ipv4: sources disagree: a says 81.2.69.160, b says 81.2.69.161)"
     );
 }
+
+/// A trigger whose stream ends at once.
+struct EndedTrigger;
+
+impl Trigger for EndedTrigger {
+    fn changes(&self) -> BoxStream<'static, ()> {
+        stream::empty().boxed()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ended_trigger_falls_back_to_polling_without_spinning() {
+    // Regression: a finished trigger stream made the watch loop spin.
+    let a = Scripted::new("a", &[Ok("81.2.69.160")]);
+    let mut events = source(&[&a], Some(Arc::new(EndedTrigger))).watch();
+    assert_eq!(
+        next_within(&mut events, Duration::from_secs(1)).await,
+        Some(observed("81.2.69.160"))
+    );
+    assert_eq!(
+        next_within(&mut events, Duration::from_secs(900)).await,
+        None
+    );
+    assert_eq!(
+        a.calls(),
+        4,
+        "asked at 0, 300, 600 and 900 s, not in a loop"
+    );
+}
