@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ddns_core::config::{ConfigError, Env};
-use ddns_core::detect::{DetectingSource, DetectionSettings, Detector, Trigger};
+use ddns_core::detect::{AnyTrigger, DetectingSource, DetectionSettings, Detector, Trigger};
 use ddns_core::{IpFamily, IpSource, Setting, SourceFactory, SourcePlan};
+
+use ddns_ip_router::{NatPmpAnnouncements, RouterEntry};
 
 use crate::dns::DnsDetector;
 use crate::http::{ClientOptions, HttpClients, HttpDetector};
@@ -347,6 +349,7 @@ impl SourcePlan for HttpPlan {
                     DnsDetector::new(endpoint.clone(), self.settings.timeout)
                         .with_name(name.clone()),
                 ),
+                (SourceEntry::Router { entry, .. }, _) => entry.clone().build(),
                 (SourceEntry::Http { .. }, None) => {
                     return Err(startup("the HTTP clients were not built".into()));
                 }
@@ -359,9 +362,25 @@ impl SourcePlan for HttpPlan {
         // DDNS_IP_SOURCE_TRIGGER=netlink: the maker the binary gave
         // `HttpSourceFactory::with_netlink_trigger` (the netlink crate's
         // trigger: link, address and default-route changes).
-        let trigger: Option<Arc<dyn Trigger>> = match &self.trigger {
-            TriggerChoice::Netlink(make) => Some(make()),
-            TriggerChoice::None | TriggerChoice::Unavailable => None,
+        let mut triggers: Vec<Arc<dyn Trigger>> = match &self.trigger {
+            TriggerChoice::Netlink(make) => vec![make()],
+            TriggerChoice::None | TriggerChoice::Unavailable => Vec::new(),
+        };
+        // A NAT-PMP gateway announces a new external address by multicast:
+        // the event that reaches a host behind the router.
+        for entry in &self.entries {
+            if let SourceEntry::Router {
+                entry: RouterEntry::NatPmp(gateway),
+                ..
+            } = entry
+            {
+                triggers.push(Arc::new(NatPmpAnnouncements::new(*gateway)));
+            }
+        }
+        let trigger: Option<Arc<dyn Trigger>> = match triggers.len() {
+            0 => None,
+            1 => triggers.pop(),
+            _ => Some(Arc::new(AnyTrigger(triggers))),
         };
 
         Ok(Arc::new(DetectingSource::new(

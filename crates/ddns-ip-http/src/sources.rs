@@ -5,6 +5,8 @@ use ddns_core::IpFamily;
 use ddns_core::config::{ConfigError, validate_url};
 use reqwest::Url;
 
+use ddns_ip_router::RouterEntry;
+
 use crate::dns::DnsEndpoint;
 use crate::http::{origin, url_families};
 
@@ -39,6 +41,13 @@ pub(crate) enum SourceEntry {
     Http { url: Url, families: Vec<IpFamily> },
     /// A DNS server, asked for its own family.
     Dns(DnsEndpoint),
+    /// The gateway itself: `natpmp:`, `pcp:` or `upnp:` (see `ddns-ip-router`).
+    Router {
+        /// The validated entry.
+        entry: RouterEntry,
+        /// The entry as written, for logs.
+        text: String,
+    },
 }
 
 impl SourceEntry {
@@ -46,6 +55,10 @@ impl SourceEntry {
         match self {
             SourceEntry::Http { families, .. } => families.contains(&family),
             SourceEntry::Dns(endpoint) => endpoint.family() == family,
+            SourceEntry::Router { entry, .. } => match entry {
+                RouterEntry::Pcp(_) => true,
+                _ => family == IpFamily::V4,
+            },
         }
     }
 
@@ -63,6 +76,7 @@ impl SourceEntry {
                 text
             }
             SourceEntry::Dns(endpoint) => endpoint.to_string(),
+            SourceEntry::Router { text, .. } => text.clone(),
         }
     }
 
@@ -71,6 +85,7 @@ impl SourceEntry {
         match self {
             SourceEntry::Http { url, families } => format!("{families:?} {url}"),
             SourceEntry::Dns(endpoint) => endpoint.to_string(),
+            SourceEntry::Router { text, .. } => text.to_ascii_lowercase(),
         }
     }
 }
@@ -103,6 +118,14 @@ pub(crate) fn parse_entries(
 fn parse_entry(variable: &str, item: &str, allow_http: bool) -> Result<SourceEntry, ConfigError> {
     let item = item.trim();
     let lower = item.to_ascii_lowercase();
+    if let Some(parsed) = RouterEntry::parse(item) {
+        return parsed
+            .map(|entry| SourceEntry::Router {
+                entry,
+                text: item.to_string(),
+            })
+            .map_err(|reason| ConfigError::new(variable, reason));
+    }
     if lower.starts_with("dns:") {
         return item
             .parse()
@@ -172,7 +195,7 @@ mod tests {
         for entry in parse(DEFAULT_HTTP_SOURCES).unwrap() {
             match entry {
                 SourceEntry::Http { url, .. } => assert_eq!(url.scheme(), "https", "{url}"),
-                SourceEntry::Dns(endpoint) => panic!("{endpoint} in the http list"),
+                other => panic!("{other:?} in the http list"),
             }
         }
         for entry in parse(DEFAULT_DNS_SOURCES).unwrap() {

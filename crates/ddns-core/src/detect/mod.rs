@@ -38,3 +38,13 @@ pub trait Trigger: Send + Sync {
     /// One item per change worth a new detection (not lifetime refreshes).
     fn changes(&self) -> BoxStream<'static, ()>;
 }
+
+/// Several triggers as one: a change reported by any of them counts.
+pub struct AnyTrigger(pub Vec<std::sync::Arc<dyn Trigger>>);
+
+impl Trigger for AnyTrigger {
+    fn changes(&self) -> BoxStream<'static, ()> {
+        use futures_util::StreamExt;
+        futures_util::stream::select_all(self.0.iter().map(|t| t.changes())).boxed()
+    }
+}

@@ -337,3 +337,34 @@ async fn a_dns_only_plan_builds_without_touching_the_network() {
     let source = plan.build().await.unwrap();
     assert_eq!(source.name(), "dns");
 }
+
+#[test]
+fn router_entries_join_the_list_and_name_their_errors() {
+    let plan = plan(
+        &HttpSourceFactory::http(),
+        &[
+            ("DDNS_IP_SOURCE_URLS", "natpmp:192.168.1.1,upnp:,pcp:"),
+            ("DDNS_IP_SOURCE_TRIGGER", "none"),
+        ],
+        BOTH,
+    );
+    let shown = format!("{:?}", plan.settings());
+    assert!(
+        shown.contains("natpmp:192.168.1.1") && shown.contains("upnp:") && shown.contains("pcp:"),
+        "{shown}"
+    );
+    let err = error(
+        &[("DDNS_IP_SOURCE_URLS", "natpmp:fd00::1")],
+        &[IpFamily::V4],
+    );
+    assert!(
+        err.starts_with("DDNS_IP_SOURCE_URLS: item 1: `natpmp:fd00::1`: NAT-PMP is IPv4 only"),
+        "{err}"
+    );
+    // NAT-PMP and UPnP answer for IPv4 only: an IPv6-only list of them has no source.
+    let err = error(&[("DDNS_IP_SOURCE_URLS", "natpmp:,upnp:")], &[IpFamily::V6]);
+    assert!(
+        err.contains("no source in the list can answer for ipv6"),
+        "{err}"
+    );
+}
