@@ -1,7 +1,8 @@
 //! The netlink sockets: a multicast subscription and one-shot dumps.
 //!
-//! [`Kernel`] is the seam between the watch state machine and the real
-//! sockets, so that the state machine can be tested with a scripted kernel.
+//! [`Kernel`] is the seam between the state machines (the address watch and
+//! the change trigger) and the real sockets, so that they can be tested with
+//! a scripted kernel.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +11,9 @@ use std::task::{Context, Poll};
 use ddns_core::SourceError;
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::{Stream, TryStreamExt};
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
-use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_core::{NLM_F_REPLACE, NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::proto::Connection;
 use rtnetlink::sys::{AsyncSocket, SocketAddr};
 use rtnetlink::{Handle, MulticastGroup};
@@ -20,8 +22,12 @@ use tracing::{debug, warn};
 /// Something the subscription reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Notice {
-    /// A link or address message.
+    /// A link, address or route message.
     Route(RouteNetlinkMessage),
+    /// An `RTM_NEWROUTE` flagged `NLM_F_REPLACE`: the route took the place
+    /// of one with the same table, destination, TOS and metric, and the
+    /// kernel does not announce that one's removal.
+    Replacement(RouteNetlinkMessage),
     /// The socket's receive buffer overflowed: messages were lost.
     Overrun,
 }
@@ -31,10 +37,12 @@ pub(crate) trait Kernel: Send + Sync + 'static {
     /// The subscription.
     type Events: Events;
 
-    /// Joins the link and address multicast groups.
+    /// Joins the link and address multicast groups (and the IPv4 and IPv6
+    /// route groups when the kernel was asked for routes).
     fn subscribe(&self) -> Result<Self::Events, SourceError>;
 
-    /// All links, then all addresses, as `NewLink` and `NewAddress` messages.
+    /// All links, then all addresses (then all IPv4 and IPv6 routes when
+    /// asked for), as `NewLink`, `NewAddress` and `NewRoute` messages.
     fn dump(&self) -> impl Future<Output = Result<Vec<RouteNetlinkMessage>, SourceError>> + Send;
 }
 
@@ -51,6 +59,8 @@ pub(crate) trait Events: Stream<Item = Notice> + Send + Unpin + 'static {
 pub(crate) struct RouteSocket {
     /// `SO_RCVBUF` for the subscription socket, in bytes.
     pub(crate) receive_buffer: usize,
+    /// Also follow and dump routes.
+    pub(crate) routes: bool,
 }
 
 fn require_runtime() -> Result<(), SourceError> {
@@ -64,11 +74,14 @@ impl Kernel for RouteSocket {
 
     fn subscribe(&self) -> Result<Subscription, SourceError> {
         require_runtime()?;
-        let groups = [
+        let mut groups = vec![
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
             MulticastGroup::Ipv6Ifaddr,
         ];
+        if self.routes {
+            groups.extend([MulticastGroup::Ipv4Route, MulticastGroup::Ipv6Route]);
+        }
         let (mut connection, _handle, messages) = rtnetlink::new_multicast_connection(&groups)
             .map_err(|e| {
                 SourceError::new(format!("cannot subscribe to netlink address changes: {e}"))
@@ -80,7 +93,11 @@ impl Kernel for RouteSocket {
         if let Err(error) = connection.socket_mut().socket_mut().set_rx_buf_sz(size) {
             warn!(bytes = self.receive_buffer, error = %error, "cannot set the netlink receive buffer size");
         }
-        debug!(bytes = self.receive_buffer, "netlink subscription opened");
+        debug!(
+            bytes = self.receive_buffer,
+            routes = self.routes,
+            "netlink subscription opened"
+        );
         Ok(Subscription {
             connection: Some(Box::pin(connection)),
             messages,
@@ -96,13 +113,13 @@ impl Kernel for RouteSocket {
         })?;
         tokio::select! {
             biased;
-            dump = dump_with(handle) => dump,
+            dump = dump_with(handle, self.routes) => dump,
             () = connection => Err(SourceError::new("the netlink socket closed during a dump")),
         }
     }
 }
 
-async fn dump_with(handle: Handle) -> Result<Vec<RouteNetlinkMessage>, SourceError> {
+async fn dump_with(handle: Handle, routes: bool) -> Result<Vec<RouteNetlinkMessage>, SourceError> {
     let mut messages = Vec::new();
     let mut links = handle.link().get().execute();
     while let Some(link) = links.try_next().await.map_err(|e| {
@@ -117,6 +134,22 @@ async fn dump_with(handle: Handle) -> Result<Vec<RouteNetlinkMessage>, SourceErr
         .map_err(|e| SourceError::new(format!("cannot list addresses: {e}")).with_source(e))?
     {
         messages.push(RouteNetlinkMessage::NewAddress(address));
+    }
+    if routes {
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            // Without NETLINK_GET_STRICT_CHK the kernel only reads the
+            // family of a dump request: every table comes back.
+            let mut request = RouteMessage::default();
+            request.header.address_family = family;
+            let mut routes = handle.route().get(request).execute();
+            while let Some(route) = routes
+                .try_next()
+                .await
+                .map_err(|e| SourceError::new(format!("cannot list routes: {e}")).with_source(e))?
+            {
+                messages.push(RouteNetlinkMessage::NewRoute(route));
+            }
+        }
     }
     Ok(messages)
 }
@@ -157,6 +190,11 @@ impl Stream for Subscription {
                 return Poll::Ready(None);
             };
             match message.payload {
+                NetlinkPayload::InnerMessage(inner @ RouteNetlinkMessage::NewRoute(_))
+                    if message.header.flags & NLM_F_REPLACE != 0 =>
+                {
+                    return Poll::Ready(Some(Notice::Replacement(inner)));
+                }
                 NetlinkPayload::InnerMessage(inner) => {
                     return Poll::Ready(Some(Notice::Route(inner)));
                 }
@@ -179,7 +217,7 @@ mod tests {
     use netlink_packet_core::{DoneMessage, NetlinkHeader};
 
     use super::*;
-    use crate::testing::new_address;
+    use crate::testing::{default_route, new_address, new_route};
 
     fn framed(
         payload: NetlinkPayload<RouteNetlinkMessage>,
@@ -221,5 +259,39 @@ mod tests {
             None,
             "a closed channel ends the stream"
         );
+    }
+
+    #[tokio::test]
+    async fn a_route_replacement_is_told_apart() {
+        let (sender, messages) = unbounded();
+        let mut subscription = Subscription {
+            connection: None,
+            messages,
+        };
+        let route = new_route(default_route("192.0.2.1", 3));
+        let mut replaced = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(route.clone()),
+        );
+        replaced.header.flags = NLM_F_REPLACE;
+        sender
+            .unbounded_send((replaced.clone(), SocketAddr::new(0, 0)))
+            .unwrap();
+        sender
+            .unbounded_send(framed(NetlinkPayload::InnerMessage(route.clone())))
+            .unwrap();
+        // Only routes: an address message with the flag is an ordinary one.
+        let address = new_address(3, "192.0.2.2");
+        replaced.payload = NetlinkPayload::InnerMessage(address.clone());
+        sender
+            .unbounded_send((replaced, SocketAddr::new(0, 0)))
+            .unwrap();
+        drop(sender);
+        assert_eq!(
+            subscription.next().await,
+            Some(Notice::Replacement(route.clone()))
+        );
+        assert_eq!(subscription.next().await, Some(Notice::Route(route)));
+        assert_eq!(subscription.next().await, Some(Notice::Route(address)));
     }
 }

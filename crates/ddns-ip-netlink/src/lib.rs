@@ -1,4 +1,5 @@
-//! The Linux netlink address source for ddns.
+//! The Linux netlink address source for ddns, and a netlink change trigger
+//! for sources that ask outside services.
 //!
 //! [`NetlinkSource`] follows the kernel's interfaces and addresses over an
 //! rtnetlink multicast subscription and reports, per address family, the
@@ -7,6 +8,11 @@
 //! [`ddns_core::AddressCandidate`]s and drives the selector. Register
 //! [`NetlinkSourceFactory`] to make the source available as
 //! `DDNS_IP_SOURCE_TYPE=netlink`; it reads `DDNS_IP_SOURCE_INTERFACE`.
+//!
+//! [`NetlinkTrigger`] is a [`ddns_core::detect::Trigger`]: it follows
+//! links, addresses and default routes and tells a
+//! [`ddns_core::detect::DetectingSource`] when to ask again (see
+//! [Trigger](#trigger)).
 //!
 //! # Example
 //!
@@ -52,6 +58,66 @@
 //!   closes the socket. A consumer that stops polling for long only costs an
 //!   overrun and a resync.
 //!
+//! # Trigger
+//!
+//! Behind NAT the public address cannot be read from an interface, but its
+//! changes mostly follow local ones: a PPPoE reconnect, a new DHCP lease, a
+//! WAN link coming back. [`NetlinkTrigger`] turns those into a re-detection
+//! at once, so that the poll interval is only a safety net:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ddns_core::IpFamily;
+//! use ddns_core::detect::{DetectingSource, DetectionSettings, Detector, Trigger};
+//! use ddns_ip_netlink::NetlinkTrigger;
+//!
+//! # fn demo(detectors: Vec<Arc<dyn Detector>>) {
+//! let trigger: Arc<dyn Trigger> = Arc::new(NetlinkTrigger::new());
+//! let source = DetectingSource::new(
+//!     "http",
+//!     detectors,
+//!     Some(trigger),
+//!     DetectionSettings::new(vec![IpFamily::V4, IpFamily::V6]),
+//! );
+//! # }
+//! ```
+//!
+//! It yields `()` after a burst of messages that changed any of these,
+//! on every non-loopback interface or on those named with
+//! [`NetlinkTrigger::with_interfaces`]:
+//!
+//! - links: a link coming up (`IFF_UP`), going down or being removed, and
+//!   while up any change of its carrier (`IFF_LOWER_UP`), `IFF_RUNNING` or
+//!   `IFLA_OPERSTATE`;
+//! - addresses: a global-scope address becoming usable (added, or done
+//!   with duplicate address detection) or going away, and an address
+//!   becoming deprecated or preferred again; temporary IPv6 addresses,
+//!   link-local ones and tentative ones do not count;
+//! - routes: a unicast default route (`0.0.0.0/0`, `::/0`) of the main
+//!   table through a watched interface added or removed, its gateway,
+//!   interface or metric changed (`ip route replace` included).
+//!
+//! Not triggers: lifetime refreshes of a known address (DHCP renewals,
+//! router advertisements), the kernel's repeated `RTM_NEWLINK`s carrying
+//! statistics, MTU or other attributes, other routes and routing tables.
+//! A burst of changes costs one `()`. A link's IPv4 routes that the
+//! kernel drops without a notice (when the link goes down, or loses its
+//! last IPv4 address) are dropped from the trigger's state too, so that the
+//! route added back later counts as new.
+//!
+//! When the receive buffer overflows it yields once (something changed
+//! that was missed) and reads the state again; when the socket fails it
+//! logs a warning, resubscribes after 100 ms doubling up to 30 s, and
+//! yields once if the state then differs. Each reason is logged at debug
+//! level with its fields (`global address added`, `default route removed`,
+//! `link state changed`, …).
+//!
+//! Latency: on the host that holds the public address or the WAN link (the
+//! router itself, a PPPoE host), a reconnect is a local change and triggers
+//! within the consumer's debounce. On a host behind a router, the router's
+//! reconnect changes nothing locally: only the poll interval (or the
+//! router's own announcements) notices it.
+//!
 //! # Caveats
 //!
 //! - Linux only. Inside a container (or any network namespace) only that
@@ -63,11 +129,22 @@
 //!   buffer only makes resynchronisations more frequent.
 //! - Interfaces are matched by name: an interface renamed out of
 //!   `DDNS_IP_SOURCE_INTERFACE` stops counting, one renamed into it starts.
+//! - The trigger does not follow nexthop objects (`ip nexthop`): a default
+//!   route through one counts, a change of the object behind it does not.
+//! - The trigger reads its initial state when first polled; a message
+//!   about a watched link, address or route that arrives before that state
+//!   is read yields once, since the caller looked before. A notice the
+//!   kernel sends after the change is already visible (IPv6 announces
+//!   addresses from a work queue) and that straddles the initial read may
+//!   go unreported: the poll interval covers it.
 
 mod config;
+mod follow;
 mod kernel;
+mod network;
 mod tracker;
 mod translate;
+mod trigger;
 mod watch;
 
 #[cfg(test)]
@@ -79,6 +156,7 @@ use futures_util::stream::BoxStream;
 use ddns_core::{AddressSnapshot, IpEvent, IpFamily, IpSource, SelectionPolicy, SourceError};
 
 pub use config::{INTERFACE_VARIABLE, NetlinkSourceFactory};
+pub use trigger::NetlinkTrigger;
 
 use kernel::{Kernel, RouteSocket};
 use tracker::Tracker;
@@ -104,6 +182,7 @@ impl NetlinkSource {
             families: IpFamily::ALL.to_vec(),
             socket: RouteSocket {
                 receive_buffer: DEFAULT_RECEIVE_BUFFER,
+                routes: false,
             },
         }
     }

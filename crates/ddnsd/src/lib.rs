@@ -44,6 +44,16 @@ pub fn registry() -> Registry {
         .register_provider(ddns_provider_dryrun::DryRunFactory)
         .register_provider(ddns_provider_rfc2136::Rfc2136Factory)
         .register_source(ddns_ip_netlink::NetlinkSourceFactory)
+        .register_source(
+            ddns_ip_http::HttpSourceFactory::http().with_netlink_trigger(|| {
+                std::sync::Arc::new(ddns_ip_netlink::NetlinkTrigger::new())
+            }),
+        )
+        .register_source(
+            ddns_ip_http::HttpSourceFactory::dns().with_netlink_trigger(|| {
+                std::sync::Arc::new(ddns_ip_netlink::NetlinkTrigger::new())
+            }),
+        )
         .register_verifier(ddns_verify::DnsVerifierFactory)
         .register_verifier(ddns_verify::DohVerifierFactory);
     registry

@@ -3,115 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::time::Duration;
 
 use ddns_core::SelectionPolicy;
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use futures_util::Stream;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, CacheInfo};
 
 use super::*;
-use crate::testing::{address_message, del_address, ip, new_address, new_link};
-
-/// A kernel whose state and subscription the test controls.
-#[derive(Clone, Default)]
-struct FakeKernel {
-    inner: Arc<Mutex<Inner>>,
-}
-
-#[derive(Default)]
-struct Inner {
-    /// What a dump returns.
-    state: Vec<RouteNetlinkMessage>,
-    sender: Option<UnboundedSender<Notice>>,
-    subscribed_at: Vec<Instant>,
-    dumps: usize,
-    failing_subscribes: usize,
-    failing_dumps: usize,
-}
-
-/// The scripted subscription: what the test sent is already "read".
-struct FakeEvents(UnboundedReceiver<Notice>);
-
-impl Stream for FakeEvents {
-    type Item = Notice;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<Notice>> {
-        std::pin::Pin::new(&mut self.0).poll_next(cx)
-    }
-}
-
-impl Events for FakeEvents {
-    fn poll_read(&mut self, _: &mut std::task::Context<'_>) {}
-}
-
-impl Kernel for FakeKernel {
-    type Events = FakeEvents;
-
-    fn subscribe(&self) -> Result<Self::Events, SourceError> {
-        let mut inner = self.inner.lock().unwrap();
-        inner.subscribed_at.push(Instant::now());
-        if inner.failing_subscribes > 0 {
-            inner.failing_subscribes -= 1;
-            return Err(SourceError::new("cannot subscribe"));
-        }
-        let (sender, receiver) = unbounded();
-        inner.sender = Some(sender);
-        Ok(FakeEvents(receiver))
-    }
-
-    async fn dump(&self) -> Result<Vec<RouteNetlinkMessage>, SourceError> {
-        let mut inner = self.inner.lock().unwrap();
-        inner.dumps += 1;
-        if inner.failing_dumps > 0 {
-            inner.failing_dumps -= 1;
-            return Err(SourceError::new("cannot list addresses"));
-        }
-        Ok(inner.state.clone())
-    }
-}
-
-impl FakeKernel {
-    fn with_state(state: Vec<RouteNetlinkMessage>) -> Self {
-        let kernel = Self::default();
-        kernel.set_state(state);
-        kernel
-    }
-
-    fn set_state(&self, state: Vec<RouteNetlinkMessage>) {
-        self.inner.lock().unwrap().state = state;
-    }
-
-    fn send(&self, notices: impl IntoIterator<Item = Notice>) {
-        let inner = self.inner.lock().unwrap();
-        let sender = inner.sender.as_ref().expect("subscribed");
-        for notice in notices {
-            sender.unbounded_send(notice).expect("watcher listens");
-        }
-    }
-
-    fn send_messages(&self, messages: impl IntoIterator<Item = RouteNetlinkMessage>) {
-        self.send(messages.into_iter().map(Notice::Route));
-    }
-
-    /// Simulates a socket error: the subscription's channel closes.
-    fn fail_socket(&self) {
-        self.inner.lock().unwrap().sender = None;
-    }
-
-    fn dumps(&self) -> usize {
-        self.inner.lock().unwrap().dumps
-    }
-
-    fn subscriptions(&self) -> Vec<Instant> {
-        self.inner.lock().unwrap().subscribed_at.clone()
-    }
-}
+use crate::follow::MAX_RETRY;
+use crate::kernel::Notice;
+use crate::testing::{FakeKernel, address_message, del_address, ip, new_address, new_link};
 
 type EventStream = BoxStream<'static, Result<IpEvent, SourceError>>;
 
@@ -326,7 +227,7 @@ async fn a_change_during_an_outage_is_reported_after_resubscribing() {
 #[tokio::test(start_paused = true)]
 async fn the_retry_delay_doubles_up_to_thirty_seconds() {
     let kernel = FakeKernel::with_state(vec![new_link(3, "v0"), new_address(3, "192.0.2.1")]);
-    kernel.inner.lock().unwrap().failing_subscribes = 11;
+    kernel.fail_subscribes(11);
     let mut events = watch_both(&kernel);
     let mut announced = Vec::new();
     for _ in 0..11 {
@@ -375,7 +276,7 @@ async fn the_retry_delay_starts_over_after_a_lasting_subscription() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_dump_is_reported_and_retried() {
     let kernel = FakeKernel::with_state(vec![new_link(3, "v0"), new_address(3, "192.0.2.1")]);
-    kernel.inner.lock().unwrap().failing_dumps = 1;
+    kernel.fail_dumps(1);
     let mut events = watch_both(&kernel);
     assert_eq!(
         next_error(&mut events).await,
@@ -389,7 +290,7 @@ async fn a_failed_resync_dump_resubscribes() {
     let kernel = FakeKernel::with_state(vec![new_link(3, "v0"), new_address(3, "192.0.2.1")]);
     let mut events = watch_both(&kernel);
     assert_eq!(next_event(&mut events).await, observed("192.0.2.1"));
-    kernel.inner.lock().unwrap().failing_dumps = 1;
+    kernel.fail_dumps(1);
     kernel.set_state(vec![new_link(3, "v0")]);
     kernel.send([Notice::Overrun]);
     next_error(&mut events).await;

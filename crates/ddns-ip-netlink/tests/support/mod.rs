@@ -226,6 +226,28 @@ impl Ns {
         }
     }
 
+    /// Waits until `dev` has its carrier and is operationally up: veth
+    /// carriers come up asynchronously after `ip link set … up`.
+    pub(crate) async fn wait_for_carrier(&self, dev: &str) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let output = tokio::process::Command::new("ip")
+                .args(["-n", &self.name, "link", "show", "dev", dev])
+                .output()
+                .await
+                .expect("run ip");
+            let text = String::from_utf8_lossy(&output.stdout);
+            if text.contains("LOWER_UP") && text.contains("state UP") {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{dev} not up after {TIMEOUT:?}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// `sysctl -w key=value` inside the namespace.
     pub(crate) fn sysctl(&self, key: &str, value: &str) {
         let status = Command::new("ip")
