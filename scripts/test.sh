@@ -21,6 +21,7 @@ cd "$repo_root"
 #   openssl:  the CA and certificate of named's DNS-over-HTTPS listener
 #   curl:     named's statistics channel inside a network namespace
 #   faketime: runs ddnsd with a shifted clock, for the TSIG BADTIME test
+#   python3:  static echo services (http.server) for the http source tests
 #   miniupnpd-nftables, nftables: a real NAT-PMP / PCP / UPnP-IGD gateway
 #             for the router detectors' tests (the tests create its chains)
 packages=(
@@ -34,6 +35,7 @@ packages=(
 	faketime
 	miniupnpd-nftables
 	nftables
+	python3
 )
 
 log() {

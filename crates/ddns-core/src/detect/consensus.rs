@@ -37,6 +37,8 @@ pub enum Verdict {
         usable: usize,
         /// Needed for a quorum.
         needed: usize,
+        /// Why the other answers did not count, per source.
+        refused: Vec<(String, String)>,
     },
 }
 
@@ -51,8 +53,16 @@ impl fmt::Display for Verdict {
                     .collect();
                 write!(f, "sources disagree: {}", parts.join(", "))
             }
-            Verdict::Insufficient { usable, needed } => {
-                write!(f, "{usable} usable answer(s), {needed} needed to agree")
+            Verdict::Insufficient {
+                usable,
+                needed,
+                refused,
+            } => {
+                write!(f, "{usable} usable answer(s), {needed} needed to agree")?;
+                for (source, reason) in refused {
+                    write!(f, "; {source} {reason}")?;
+                }
+                Ok(())
             }
         }
     }
@@ -87,15 +97,19 @@ pub fn decide(
     quorum: usize,
     allow_nonglobal: bool,
 ) -> Verdict {
-    let usable: Vec<(String, IpAddr)> = answers
-        .iter()
-        .filter_map(|answer| {
-            let address = answer.result.as_ref().ok()?;
-            check_answer(family, *address, allow_nonglobal)
-                .ok()
-                .map(|a| (answer.source.clone(), a))
-        })
-        .collect();
+    let mut usable: Vec<(String, IpAddr)> = Vec::new();
+    let mut refused: Vec<(String, String)> = Vec::new();
+    for answer in answers {
+        match answer
+            .result
+            .as_ref()
+            .map_err(|e| format!("failed: {e}"))
+            .and_then(|a| check_answer(family, *a, allow_nonglobal))
+        {
+            Ok(address) => usable.push((answer.source.clone(), address)),
+            Err(reason) => refused.push((answer.source.clone(), reason)),
+        }
+    }
     let mut votes: BTreeMap<IpAddr, usize> = BTreeMap::new();
     for (_, address) in &usable {
         *votes.entry(*address).or_default() += 1;
@@ -116,6 +130,7 @@ pub fn decide(
         _ => Verdict::Insufficient {
             usable: usable.len(),
             needed,
+            refused,
         },
     }
 }
@@ -188,12 +203,18 @@ mod tests {
             answer("c", Err("HTTP 503")),
             answer("d", Ok("81.2.69.160")),
         ];
-        assert_eq!(
-            decide(IpFamily::V4, &answers, 2, false),
+        let verdict = decide(IpFamily::V4, &answers, 2, false);
+        assert!(matches!(
+            verdict,
             Verdict::Insufficient {
                 usable: 1,
-                needed: 2
+                needed: 2,
+                ..
             }
+        ));
+        assert_eq!(
+            verdict.to_string(),
+            "1 usable answer(s), 2 needed to agree; a answered 192.168.1.2, a private address that cannot be public (DDNS_IP_ALLOW_NONGLOBAL=true accepts it); b answered 2001:db8::1, which is not an ipv4 address; c failed: HTTP 503"
         );
         assert_eq!(
             decide(IpFamily::V4, &answers, 1, false),
