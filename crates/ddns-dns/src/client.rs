@@ -139,8 +139,40 @@ impl Client {
         self.key.as_ref()
     }
 
+    /// Sends `request` as built by the caller and returns the answer,
+    /// whatever its response code.
+    ///
+    /// This is the exchange [`Client::query`] and [`Client::apply`] use,
+    /// for messages they do not build: a recursive query (RD set), a
+    /// question in class CH, a query of another type. The request is signed
+    /// when the client has a key; in [`Transport::Udp`] mode it goes over
+    /// UDP from the unspecified address of the server's family (`0.0.0.0`
+    /// or `[::]`) and is asked again over TCP when the answer is truncated
+    /// (or over TCP at once when it is too big for a datagram); in
+    /// [`Transport::Tcp`] mode over TCP only. The answer must match the
+    /// request's ID, opcode and question (see [`crate::parse_response`])
+    /// and, with a key, be correctly signed.
+    ///
+    /// The response code is not judged: a `REFUSED` or `SERVFAIL` answer is
+    /// returned as `Ok`, for the caller to read `response.metadata.response_code`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`], [`Error::Unreachable`] or [`Error::Io`] when no
+    /// answer arrives, [`Error::Malformed`] when the answer does not answer
+    /// the request, [`Error::Encode`] when the request cannot be written,
+    /// and the TSIG errors when a key is set.
+    pub async fn send(&self, request: Message) -> Result<Message> {
+        self.send_named(request, "request").await
+    }
+
+    /// [`Client::send`], naming the request `operation` in logs.
+    pub async fn send_named(&self, request: Message, operation: &str) -> Result<Message> {
+        self.exchange(request, operation).await
+    }
+
     /// Sends `request` (signed when a key is set) and returns the checked
-    /// answer. `operation` names the request in errors.
+    /// answer. `operation` names the request in logs.
     async fn exchange(&self, mut request: Message, operation: &str) -> Result<Message> {
         let (bytes, mac) = match &self.key {
             Some(key) => {

@@ -2,8 +2,6 @@
 //! A/AAAA at OpenDNS, `whoami.cloudflare` TXT in class CH at 1.1.1.1,
 //! `o-o.myaddr.l.google.com` TXT at Google's name servers.
 
-mod exchange;
-
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -14,7 +12,7 @@ use ddns_core::detect::Detector;
 use ddns_core::{IpFamily, SourceError};
 use ddns_dns::hickory_proto::op::ResponseCode;
 use ddns_dns::hickory_proto::rr::{DNSClass, Name, RData, RecordType};
-use ddns_dns::{query_message, rcode_name};
+use ddns_dns::{Client, Transport, query_message, rcode_name};
 use tracing::{debug, instrument};
 
 use crate::error::{Error, Result};
@@ -284,7 +282,8 @@ impl DnsDetector {
         for query in &mut request.queries {
             query.set_query_class(class);
         }
-        let response = exchange::exchange(endpoint.server, &request, self.timeout)
+        let response = Client::new(endpoint.server, None, Transport::Udp, self.timeout)
+            .send_named(request, &question)
             .await
             .map_err(|source| Error::DnsExchange {
                 question: question.clone(),

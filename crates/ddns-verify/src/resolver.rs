@@ -1,19 +1,16 @@
 //! Recursive questions to the system's resolvers (RD set), for finding a
 //! zone's authoritative servers.
 //!
-//! `ddns_dns::Client` only asks without recursion, since it talks to
-//! authoritative servers, so the few lines that move a recursive query
-//! live here. Messages are built by `ddns_dns::query_message` and checked
-//! by `ddns_dns::parse_response`; nothing here touches the wire format.
+//! The query is built by `ddns_dns::query_message` with RD set and moved
+//! by `ddns_dns::Client::send` (UDP, TCP when the answer is truncated);
+//! this module only picks the resolver and judges the response code.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use ddns_dns::hickory_proto::op::{Message, ResponseCode};
 use ddns_dns::hickory_proto::rr::{Name, RecordType};
-use ddns_dns::{Error as DnsError, parse_response, query_message};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use ddns_dns::{Client, Error as DnsError, Transport, query_message};
 use tracing::debug;
 
 use crate::error::{Error, Result};
@@ -41,12 +38,14 @@ impl Resolver {
         for server in &self.servers {
             let mut request = query_message(name, record_type);
             request.metadata.recursion_desired = true;
-            match exchange(*server, &request, self.timeout).await {
+            let operation = format!("query {name} {record_type}");
+            let client = Client::new(*server, None, Transport::Udp, self.timeout);
+            match client.send_named(request, &operation).await {
                 Ok(response) => match response.metadata.response_code {
                     ResponseCode::NoError | ResponseCode::NXDomain => return Ok(response),
                     rcode => failures.push(DnsError::Rcode {
                         server: *server,
-                        operation: format!("query {name} {record_type}"),
+                        operation,
                         rcode,
                         hint: String::new(),
                     }),
@@ -64,126 +63,12 @@ impl Resolver {
     }
 }
 
-/// One question over UDP, asked again over TCP when the answer is cut short.
-async fn exchange(
-    server: SocketAddr,
-    request: &Message,
-    timeout: Duration,
-) -> Result<Message, DnsError> {
-    let bytes = request.to_vec().map_err(|e| DnsError::Encode {
-        reason: e.to_string(),
-    })?;
-    let id = request.metadata.id;
-    let parse = |answer: &[u8]| {
-        parse_response(answer, request).map_err(|reason| DnsError::Malformed { server, reason })
-    };
-    let response = parse(&within(server, timeout, udp(server, &bytes, id)).await?)?;
-    if !response.metadata.truncation {
-        return Ok(response);
-    }
-    debug!(resolver = %server, "answer truncated; asking again over TCP");
-    parse(&within(server, timeout, tcp(server, &bytes, id)).await?)
-}
-
-async fn within(
-    server: SocketAddr,
-    timeout: Duration,
-    exchange: impl Future<Output = Result<Vec<u8>, DnsError>>,
-) -> Result<Vec<u8>, DnsError> {
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| DnsError::Timeout {
-            server,
-            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-        })?
-}
-
-fn io_error(server: SocketAddr, error: std::io::Error) -> DnsError {
-    use std::io::ErrorKind::*;
-    match error.kind() {
-        ConnectionRefused | ConnectionReset | HostUnreachable | NetworkUnreachable
-        | AddrNotAvailable => DnsError::Unreachable {
-            server,
-            source: error,
-        },
-        _ => DnsError::Io {
-            server,
-            source: error,
-        },
-    }
-}
-
-fn is_answer_to(bytes: &[u8], id: u16) -> bool {
-    bytes.len() >= 12 && u16::from_be_bytes([bytes[0], bytes[1]]) == id && bytes[2] & 0x80 != 0
-}
-
-/// Datagrams from elsewhere are dropped by the connected socket; strays
-/// with another ID are skipped.
-async fn udp(server: SocketAddr, request: &[u8], id: u16) -> Result<Vec<u8>, DnsError> {
-    let local: SocketAddr = if server.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(local)
-        .await
-        .map_err(|e| io_error(server, e))?;
-    socket
-        .connect(server)
-        .await
-        .map_err(|e| io_error(server, e))?;
-    socket
-        .send(request)
-        .await
-        .map_err(|e| io_error(server, e))?;
-    let mut buffer = vec![0u8; 65_535];
-    loop {
-        let n = socket
-            .recv(&mut buffer)
-            .await
-            .map_err(|e| io_error(server, e))?;
-        if is_answer_to(&buffer[..n], id) {
-            buffer.truncate(n);
-            return Ok(buffer);
-        }
-    }
-}
-
-async fn tcp(server: SocketAddr, request: &[u8], id: u16) -> Result<Vec<u8>, DnsError> {
-    let length = u16::try_from(request.len()).map_err(|_| DnsError::Encode {
-        reason: format!(
-            "a {}-byte question does not fit in TCP framing",
-            request.len()
-        ),
-    })?;
-    let mut stream = TcpStream::connect(server)
-        .await
-        .map_err(|e| io_error(server, e))?;
-    let mut framed = Vec::with_capacity(request.len() + 2);
-    framed.extend_from_slice(&length.to_be_bytes());
-    framed.extend_from_slice(request);
-    stream
-        .write_all(&framed)
-        .await
-        .map_err(|e| io_error(server, e))?;
-    loop {
-        let length = stream.read_u16().await.map_err(|e| io_error(server, e))?;
-        let mut buffer = vec![0u8; usize::from(length)];
-        stream
-            .read_exact(&mut buffer)
-            .await
-            .map_err(|e| io_error(server, e))?;
-        if is_answer_to(&buffer, id) {
-            return Ok(buffer);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ddns_dns::hickory_proto::op::{MessageType, OpCode};
     use ddns_dns::hickory_proto::rr::{RData, Record, rdata::A};
+    use tokio::net::UdpSocket;
 
     fn name(text: &str) -> Name {
         Name::from_ascii(text).unwrap()
