@@ -202,12 +202,6 @@ impl Lab {
         *current = spec.to_string();
     }
 
-    /// SIGUSR1 makes miniupnpd announce its external address again.
-    pub(crate) fn reannounce(&self) {
-        let pid = nix::unistd::Pid::from_raw(self.miniupnpd.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
-    }
-
     /// The router's NAT rules (`nft list chain … prerouting_miniupnpd`).
     pub(crate) fn nat_rules(&self) -> String {
         let output = self
