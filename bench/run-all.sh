@@ -3,13 +3,18 @@
 # quotes them). Needs root: each part runs in a network namespace of its
 # own, which is removed on exit, also after an error or Ctrl-C.
 #
-#   sudo bench/run-all.sh           # the published figures (~4 min)
-#   sudo bench/run-all.sh --quick   # a smoke test (~1 min)
+#   sudo bench/run-all.sh           # the published figures (~27 min)
+#   sudo bench/run-all.sh --quick   # a smoke test (~3 min)
 #
 # 1. ddns-latency (crates/ddns-bench): netlink request -> provider call, in
 #    process, for an added address and for a replaced one.
 # 2. bench/daemon.py: the release ddnsd binary with the dry-run provider:
 #    size, start-up, idle memory and CPU, reaction to `ip addr add`, shutdown.
+# 3. bench/rfc2136.py: address change -> BIND9 answers the new address, for
+#    ddnsd with the rfc2136 provider and for Debian's ddclient (nsupdate),
+#    side by side on one namespace and one BIND (~23 min of the total, most
+#    of it waiting for ddclient's 60 s polls). Needs bind9 and bind9-utils;
+#    without ddclient installed, it measures ddnsd alone.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,3 +77,16 @@ cleanup
 echo
 echo "== the ddnsd binary (dry-run provider, netlink source)"
 python3 bench/daemon.py --binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}"
+
+echo
+echo "== address change -> BIND answers: ddnsd (rfc2136) beside ddclient (nsupdate)"
+if ! command -v named >/dev/null 2>&1 && [[ ! -x /usr/sbin/named ]]; then
+	echo "skipped: BIND is not installed (apt-get install bind9 bind9-utils)"
+	exit 0
+fi
+rfc2136=(--binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}")
+if ! command -v ddclient >/dev/null 2>&1 && [[ ! -x /usr/sbin/ddclient ]]; then
+	echo "ddclient is not installed (apt-get install ddclient): ddnsd alone"
+	rfc2136+=(--no-ddclient)
+fi
+python3 bench/rfc2136.py "${rfc2136[@]}"
