@@ -2,9 +2,10 @@
 //!
 //! Sources never wait: when the queue is full, an event replaces the
 //! pending overflow event of its family instead of being queued. Every
-//! event carries a sequence number and the engine ignores anything older
-//! than what it has applied, so the last event of each family always wins
-//! however the queue and the overflow slots interleave.
+//! event carries a sequence number, and a drain returns the queue and the
+//! overflow slots merged in sequence order; later drains only hold newer
+//! events. Applying a drain in order therefore always ends on the last
+//! event of each family, however the queue and the overflow interleave.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
