@@ -16,7 +16,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-	targets=(dns_response tsig_key_file echo_body)
+	targets=(dns_response tsig_key_file echo_body natpmp_response pcp_response)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
-//! The DNS detector against a real BIND (A and AAAA) and, for TXT in
-//! class CH, against an in-process server answering messages built with
-//! hickory: BIND serves a CH zone only inside a view, which the test kit's
-//! configuration does not offer.
+//! The DNS detector against a real BIND: A and AAAA in class IN, and TXT
+//! in class CH the way 1.1.1.1 answers `whoami.cloudflare` (a CH zone in a
+//! CH view, `BindOptions::chaos_txt`). An in-process server answering
+//! messages built with hickory covers what BIND cannot be made to do: show
+//! the request's flags, truncate on demand, answer any address as TXT over
+//! IPv6, or stay silent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -97,6 +99,101 @@ async fn bind_answers_an_aaaa_query_over_ipv6() {
     assert!(myip.supports(IpFamily::V6) && !myip.supports(IpFamily::V4));
     assert_eq!(myip.detect(IpFamily::V6).await.unwrap(), ip("2001:db8::7"));
     assert!(bind.log().contains("query: myip.example.test IN AAAA +"));
+}
+
+#[tokio::test]
+async fn bind_answers_whoami_cloudflare_as_txt_in_class_ch() {
+    let Some(bind) = Bind::start(
+        "bind_answers_whoami_cloudflare_as_txt_in_class_ch",
+        BindOptions::new()
+            .chaos_txt("whoami.cloudflare", "198.51.100.42")
+            .chaos_txt("me.chaos.test", " 198.51.100.9 ")
+            .record("myip IN A 203.0.113.7"),
+    ) else {
+        return;
+    };
+    let server = bind.addr();
+    assert_eq!(
+        bind.query_class("CH", "whoami.cloudflare", "TXT"),
+        ["\"198.51.100.42\""]
+    );
+    // `whoami.cloudflare` is asked as TXT in class CH without saying so.
+    let whoami = detector(&format!("dns:whoami.cloudflare@{server}"));
+    assert_eq!(whoami.name(), format!("dns:whoami.cloudflare@{server}"));
+    assert_eq!(
+        whoami.detect(IpFamily::V4).await.unwrap(),
+        ip("198.51.100.42")
+    );
+    let log = bind.log();
+    assert!(
+        log.contains("query: whoami.cloudflare CH TXT +"),
+        "asked in class CH with recursion desired: {log}"
+    );
+    // Any other name says `txt-ch:`; spaces around the address are fine.
+    let me = detector(&format!("dns:txt-ch:me.chaos.test@{server}"));
+    assert_eq!(me.detect(IpFamily::V4).await.unwrap(), ip("198.51.100.9"));
+    // The CH zone is not there in class IN: the class really is asked.
+    let in_class = detector(&format!("dns:txt:whoami.cloudflare@{server}"));
+    assert_eq!(
+        in_class.detect(IpFamily::V4).await.unwrap_err().to_string(),
+        format!("dns:txt:whoami.cloudflare@{server} IN TXT: {server} answered REFUSED")
+    );
+    // The class IN zone is still served next to the CH view.
+    let myip = detector(&format!("dns:myip.example.test@{server}"));
+    assert_eq!(myip.detect(IpFamily::V4).await.unwrap(), ip("203.0.113.7"));
+}
+
+#[tokio::test]
+async fn bind_ch_txt_answers_that_are_not_one_address_are_refused_with_the_reason() {
+    let Some(bind) = Bind::start(
+        "bind_ch_txt_answers_that_are_not_one_address_are_refused_with_the_reason",
+        BindOptions::new()
+            .chaos_txt("word.chaos.test", "not-an-address")
+            .chaos_txt("two-words.chaos.test", "198.51.100.1 198.51.100.2")
+            .chaos_txt("two-records.chaos.test", "198.51.100.1")
+            .chaos_txt("two-records.chaos.test", "198.51.100.2")
+            .chaos_txt("ipv6.chaos.test", "2001:db8::1")
+            .chaos_txt("empty.chaos.test", ""),
+    ) else {
+        return;
+    };
+    let server = bind.addr();
+    let cases = [
+        (
+            "word.chaos.test",
+            "the TXT record 'not-an-address' is not an IP address".to_owned(),
+        ),
+        (
+            "two-words.chaos.test",
+            "the TXT record holds 2 words, not one address: '198.51.100.1 198.51.100.2'".to_owned(),
+        ),
+        (
+            "two-records.chaos.test",
+            "the answer holds 2 TXT records, not one".to_owned(),
+        ),
+        (
+            "ipv6.chaos.test",
+            "answered 2001:db8::1, an ipv6 address, when asked for ipv4".to_owned(),
+        ),
+        (
+            "empty.chaos.test",
+            "the TXT record '' is not an IP address".to_owned(),
+        ),
+        ("absent.test", format!("{server} answered REFUSED")),
+        (
+            "nothing.word.chaos.test",
+            format!("{server} answered NXDOMAIN"),
+        ),
+    ];
+    for (name, reason) in cases {
+        let entry = format!("dns:txt-ch:{name}@{server}");
+        let error = detector(&entry)
+            .detect(IpFamily::V4)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error, format!("{entry} CH TXT: {reason}"), "{name}");
+    }
 }
 
 /// What a fake server got.

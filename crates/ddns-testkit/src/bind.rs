@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use crate::skip_or_fail;
 use config::{CA_FILE, LOG_FILE, NamedConf, STDERR_FILE};
 use setup::{
-    LoopbackAddress, check_config, find_program, free_ports, is_root, make_certificate, make_key,
-    random_token, run, run_with_stdin, write_file,
+    LoopbackAddress, ZoneCheck, check_config, find_program, free_ports, is_root, make_certificate,
+    make_key, random_token, run, run_with_stdin, write_file,
 };
 
 /// The zone every instance serves and every key may update.
@@ -44,7 +44,8 @@ const TOOL_TIMEOUT_SECS: u64 = 5;
 const NETNS_PORTS: (u16, u16, u16) = (53, 443, 8053);
 
 /// What a test wants from its server. The default: zone `example.test`,
-/// one key `ddns-key` (hmac-sha256), no DoH, its own loopback address.
+/// one key `ddns-key` (hmac-sha256), no DoH, no class CH zone, its own
+/// loopback address.
 #[derive(Debug, Clone, Default)]
 pub struct BindOptions {
     keys: Vec<(String, String)>,
@@ -55,6 +56,7 @@ pub struct BindOptions {
     allow_unsigned_updates: bool,
     netns: Option<String>,
     address: Option<IpAddr>,
+    chaos_txt: Vec<(String, String)>,
 }
 
 impl BindOptions {
@@ -127,6 +129,33 @@ impl BindOptions {
         self.address = Some(ip);
         self
     }
+
+    /// Also serves a TXT record in class CH (CHAOS) holding `text` as one
+    /// string, at the apex of a CH zone `name`, the way 1.1.1.1 answers
+    /// `whoami.cloudflare CH TXT`. Asking again for the same name adds
+    /// another TXT record to that zone.
+    ///
+    /// named serves class CH zones only inside a view of class CH, and
+    /// once one view exists every zone must be in a view: with this set,
+    /// the class IN zones move into a view `internet` of class IN, the CH
+    /// zones into a view `chaos`, both for every client. Everything else
+    /// behaves the same.
+    pub fn chaos_txt(mut self, name: &str, text: &str) -> Self {
+        self.chaos_txt.push((name.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// The CH zones, in the order first asked for, with their texts.
+    fn chaos_zones(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut zones: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (name, text) in &self.chaos_txt {
+            match zones.iter_mut().find(|(zone, _)| zone == name) {
+                Some((_, texts)) => texts.push(text),
+                None => zones.push((name, vec![text])),
+            }
+        }
+        zones
+    }
 }
 
 /// A TSIG key the server knows. `Debug` leaves the secret out.
@@ -188,6 +217,7 @@ pub struct Bind {
     stats: SocketAddr,
     keys: Vec<TsigKey>,
     other_zone: bool,
+    chaos_zones: Vec<String>,
     token: String,
     tools: Tools,
     child: Option<Child>,
@@ -298,6 +328,13 @@ impl Bind {
                 &config::zone_file(OTHER_ZONE, dns.ip(), None, &[]),
             );
         }
+        let chaos_zones = options.chaos_zones();
+        for (zone, texts) in &chaos_zones {
+            write_file(
+                &config::chaos_zone_path(dir.path(), zone),
+                &config::chaos_zone_file(zone, texts),
+            );
+        }
         let conf = dir.path().join("named.conf");
         write_file(
             &conf,
@@ -311,15 +348,37 @@ impl Bind {
                 other_zone: options.other_zone.then_some(OTHER_ZONE),
                 max_udp_size: options.max_udp_size,
                 allow_unsigned_updates: options.allow_unsigned_updates,
+                chaos_zones: chaos_zones.iter().map(|(zone, _)| *zone).collect(),
             }
             .render(),
         );
-        let zones = if options.other_zone {
-            &[ZONE, OTHER_ZONE][..]
-        } else {
-            &[ZONE]
-        };
-        check_config(&conf, dir.path(), zones);
+        let mut zones = vec![ZoneCheck {
+            class: "IN",
+            name: ZONE,
+            file: config::zone_path(dir.path(), ZONE),
+            made_by: "BindOptions::record lines",
+        }];
+        if options.other_zone {
+            zones.push(ZoneCheck {
+                class: "IN",
+                name: OTHER_ZONE,
+                file: config::zone_path(dir.path(), OTHER_ZONE),
+                made_by: "generated other.test zone",
+            });
+        }
+        for (zone, _) in &chaos_zones {
+            zones.push(ZoneCheck {
+                class: "CH",
+                name: zone,
+                file: config::chaos_zone_path(dir.path(), zone),
+                made_by: "BindOptions::chaos_txt texts",
+            });
+        }
+        check_config(&conf, &zones);
+        let chaos_zones = chaos_zones
+            .iter()
+            .map(|(zone, _)| (*zone).to_owned())
+            .collect();
 
         let mut bind = Bind {
             dir,
@@ -330,6 +389,7 @@ impl Bind {
             stats,
             keys,
             other_zone: options.other_zone,
+            chaos_zones,
             token,
             tools,
             child: None,
@@ -410,7 +470,15 @@ impl Bind {
     /// sorted. Empty for NXDOMAIN, for no data and for REFUSED. Panics when
     /// named does not answer.
     pub fn query(&self, name: &str, rtype: &str) -> Vec<String> {
-        let stdout = self.dig(name, rtype).unwrap_or_else(|e| panic!("{e}"));
+        self.query_class("IN", name, rtype)
+    }
+
+    /// [`Bind::query`] in another class: `query_class("CH",
+    /// "whoami.cloudflare", "TXT")` for a [`BindOptions::chaos_txt`] zone.
+    pub fn query_class(&self, class: &str, name: &str, rtype: &str) -> Vec<String> {
+        let stdout = self
+            .dig(class, name, rtype)
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut records: Vec<String> = stdout
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with(';'))
@@ -511,8 +579,13 @@ impl Bind {
                 self.child = None;
                 panic!("named exited during start ({status}){}", self.log_tail());
             }
-            let last = match self.dig(ZONE, "TXT") {
-                Ok(out) if out.contains(&self.token) => return,
+            let last = match self.dig("IN", ZONE, "TXT") {
+                // CH zones load next to the IN ones, but not necessarily
+                // before the token is served.
+                Ok(out) if out.contains(&self.token) => match self.chaos_zone_missing() {
+                    None => return,
+                    Some(missing) => missing,
+                },
                 Ok(out) => out,
                 Err(e) => e,
             };
@@ -529,21 +602,33 @@ impl Bind {
         }
     }
 
+    /// Why the first CH zone that named does not serve yet is not served
+    /// (no SOA in the answer), or `None` when all are.
+    fn chaos_zone_missing(&self) -> Option<String> {
+        self.chaos_zones
+            .iter()
+            .find_map(|zone| match self.dig("CH", zone, "SOA") {
+                Ok(out) if !out.trim().is_empty() => None,
+                Ok(_) => Some(format!("no SOA for {zone} in class CH yet")),
+                Err(e) => Some(e),
+            })
+    }
+
     /// `dig +norec +short` output, or why dig failed.
-    fn dig(&self, name: &str, rtype: &str) -> Result<String, String> {
+    fn dig(&self, class: &str, name: &str, rtype: &str) -> Result<String, String> {
         let mut command = self.command(&self.tools.dig);
         command
             .args(["+norec", "+short", "+time=1", "+tries=1", "-p"])
             .arg(self.dns.port().to_string())
             .arg(format!("@{}", self.dns.ip()))
-            .args([name, rtype]);
+            .args(["-c", class, "-t", rtype, "-q", name]);
         let output = command.output().expect("run dig");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if output.status.success() {
             Ok(stdout)
         } else {
             Err(format!(
-                "dig {name} {rtype} @{} failed ({}): {}{}",
+                "dig {name} {class} {rtype} @{} failed ({}): {}{}",
                 self.dns,
                 output.status,
                 stdout.trim(),

@@ -17,6 +17,12 @@ pub(super) fn zone_path(dir: &Path, zone: &str) -> PathBuf {
     dir.join(format!("{zone}.zone"))
 }
 
+/// The zone file of the class CH zone `zone` inside `dir`, apart from the
+/// class IN ones, which may have the same name.
+pub(super) fn chaos_zone_path(dir: &Path, zone: &str) -> PathBuf {
+    dir.join(format!("{zone}.ch.zone"))
+}
+
 /// Everything `named.conf` depends on.
 pub(super) struct NamedConf<'a> {
     pub(super) dir: &'a Path,
@@ -29,6 +35,8 @@ pub(super) struct NamedConf<'a> {
     pub(super) other_zone: Option<&'a str>,
     pub(super) max_udp_size: Option<u16>,
     pub(super) allow_unsigned_updates: bool,
+    /// Zones of class CH; when there are any, every zone goes into a view.
+    pub(super) chaos_zones: Vec<&'a str>,
 }
 
 /// `listen-on port P` or `listen-on-v6 port P`, matching the address family,
@@ -110,20 +118,39 @@ impl NamedConf<'_> {
                 .collect();
             format!("update-policy {{{grants} }};")
         };
-        let _ = writeln!(
-            conf,
-            "zone \"{zone}\" {{ type primary; file \"{file}\"; {policy} }};",
+        let mut zones = format!(
+            "zone \"{zone}\" {{ type primary; file \"{file}\"; {policy} }};\n",
             zone = self.zone,
             file = zone_path(self.dir, self.zone).display(),
         );
         if let Some(other) = self.other_zone {
             // No update-policy and no allow-update: every UPDATE is refused.
             let _ = writeln!(
-                conf,
+                zones,
                 "zone \"{other}\" {{ type primary; file \"{}\"; }};",
                 zone_path(self.dir, other).display()
             );
         }
+        if self.chaos_zones.is_empty() {
+            conf.push_str(&zones);
+            return conf;
+        }
+        // named serves class CH zones only in a view of class CH, and once
+        // there is a view every zone must be in one. Views are chosen by
+        // the query's class first, so both match every client.
+        conf.push_str("view \"internet\" IN {\n    match-clients { any; };\n");
+        for line in zones.lines() {
+            let _ = writeln!(conf, "    {line}");
+        }
+        conf.push_str("};\nview \"chaos\" CH {\n    match-clients { any; };\n");
+        for zone in &self.chaos_zones {
+            let _ = writeln!(
+                conf,
+                "    zone \"{zone}\" CH {{ type primary; file \"{}\"; }};",
+                chaos_zone_path(self.dir, zone).display()
+            );
+        }
+        conf.push_str("};\n");
         conf
     }
 }
@@ -144,6 +171,21 @@ pub(super) fn zone_file(zone: &str, ns: IpAddr, token: Option<&str>, records: &[
     for line in records {
         text.push_str(line);
         text.push('\n');
+    }
+    text
+}
+
+/// A class CH zone file: SOA, NS and one TXT record at the apex per text,
+/// quoted (so spaces stay inside one string) with `"` and `\` escaped.
+pub(super) fn chaos_zone_file(zone: &str, texts: &[&str]) -> String {
+    let mut text = format!(
+        "$TTL 300\n\
+         @ CH SOA ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 60\n\
+         @ CH NS ns.{zone}.\n"
+    );
+    for value in texts {
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(text, "@ CH TXT \"{escaped}\"");
     }
     text
 }
@@ -182,6 +224,7 @@ mod tests {
             other_zone: Some("other.test"),
             max_udp_size: None,
             allow_unsigned_updates: false,
+            chaos_zones: Vec::new(),
         }
     }
 
@@ -207,6 +250,7 @@ mod tests {
         assert!(text.contains("listen-on-v6 { none; };"), "{text}");
         assert!(!text.contains("tls"), "{text}");
         assert!(!text.contains("max-udp-size"), "{text}");
+        assert!(!text.contains("view"), "{text}");
     }
 
     #[test]
@@ -240,5 +284,59 @@ mod tests {
         assert!(text.contains("@ IN TXT \"tok\"\n"), "{text}");
         assert!(text.contains("ns IN A 127.0.0.7\n"), "{text}");
         assert!(text.ends_with("host IN A 192.0.2.1\n"), "{text}");
+    }
+
+    #[test]
+    fn chaos_zones_put_every_zone_into_a_view_of_its_class() {
+        let dir = Path::new("/d");
+        let text = NamedConf {
+            chaos_zones: vec!["whoami.cloudflare", "example.test"],
+            ..conf(dir)
+        }
+        .render();
+        let internet = text.find("view \"internet\" IN {").expect(&text);
+        let chaos = text.find("view \"chaos\" CH {").expect(&text);
+        let zone = |needle: &str| text.find(needle).expect(&text);
+        let example = zone(
+            "    zone \"example.test\" { type primary; file \"/d/example.test.zone\"; update-policy",
+        );
+        let other = zone("    zone \"other.test\" { type primary;");
+        let whoami = zone(
+            "    zone \"whoami.cloudflare\" CH { type primary; file \"/d/whoami.cloudflare.ch.zone\"; };",
+        );
+        let example_ch = zone(
+            "    zone \"example.test\" CH { type primary; file \"/d/example.test.ch.zone\"; };",
+        );
+        assert!(
+            internet < example && example < other && other < chaos,
+            "{text}"
+        );
+        assert!(chaos < whoami && whoami < example_ch, "{text}");
+        assert_eq!(text.matches("match-clients { any; };").count(), 2, "{text}");
+        assert!(text.ends_with("};\n};\n"), "{text}");
+        // Keys, options and listeners stay global.
+        assert!(text.starts_with("include \"/d/ddns-key.key\";"), "{text}");
+        assert!(text.find("options {").expect(&text) < internet, "{text}");
+    }
+
+    #[test]
+    fn chaos_texts_are_quoted_whole_and_escaped() {
+        let text = chaos_zone_file(
+            "whoami.cloudflare",
+            &["198.51.100.1 198.51.100.2", "say \"hi\" \\o/"],
+        );
+        assert!(
+            text.contains("@ CH SOA ns.whoami.cloudflare. hostmaster.whoami.cloudflare. 1 "),
+            "{text}"
+        );
+        assert!(text.contains("@ CH NS ns.whoami.cloudflare.\n"), "{text}");
+        assert!(
+            text.contains("@ CH TXT \"198.51.100.1 198.51.100.2\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("@ CH TXT \"say \\\"hi\\\" \\\\o/\"\n"),
+            "{text}"
+        );
     }
 }

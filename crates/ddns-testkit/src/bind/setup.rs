@@ -162,9 +162,18 @@ pub(super) fn make_certificate(dir: &Path, ip: IpAddr) {
         .arg(dir.join(CERT_FILE)));
 }
 
+/// A zone for `named-checkzone`: its class (`IN`, `CH`), name and file.
+pub(super) struct ZoneCheck<'a> {
+    pub(super) class: &'a str,
+    pub(super) name: &'a str,
+    pub(super) file: PathBuf,
+    /// What made its records, for the error: `BindOptions::record lines`.
+    pub(super) made_by: &'a str,
+}
+
 /// `named-checkconf` and `named-checkzone`, whose messages say more than a
 /// named that exits at once.
-pub(super) fn check_config(conf: &Path, dir: &Path, zones: &[&str]) {
+pub(super) fn check_config(conf: &Path, zones: &[ZoneCheck<'_>]) {
     let checkconf = find_program("named-checkconf").expect("named-checkconf");
     let output = Command::new(checkconf)
         .arg(conf)
@@ -180,20 +189,25 @@ pub(super) fn check_config(conf: &Path, dir: &Path, zones: &[&str]) {
         );
     }
     let checkzone = find_program("named-checkzone").expect("named-checkzone");
-    for zone in zones {
-        let file = config::zone_path(dir, zone);
+    for ZoneCheck {
+        class,
+        name,
+        file,
+        made_by,
+    } in zones
+    {
         let output = Command::new(&checkzone)
-            .arg(zone)
-            .arg(&file)
+            .args(["-c", class, name])
+            .arg(file)
             .output()
             .expect("run named-checkzone");
         if !output.status.success() {
             panic!(
-                "named-checkzone rejects zone {zone} (check the BindOptions::record lines):\n{}{}\n--- {} ---\n{}",
+                "named-checkzone rejects zone {name}/{class} (check the {made_by}):\n{}{}\n--- {} ---\n{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr),
                 file.display(),
-                std::fs::read_to_string(&file).unwrap_or_default()
+                std::fs::read_to_string(file).unwrap_or_default()
             );
         }
     }
