@@ -185,9 +185,25 @@ impl<'e> Runner<'e> {
         }
     }
 
+    /// Marks the records whose re-check is due for a read. Records due a
+    /// little later (within a twentieth of the interval, at most a minute)
+    /// are read now too, so that records written together stay in one
+    /// read (one listing for a batch provider) and one wakeup.
     fn apply_rechecks(&mut self, now: Instant) {
+        let window = self
+            .engine
+            .settings
+            .recheck_interval
+            .map_or(Duration::ZERO, |d| (d / 20).min(Duration::from_secs(60)));
+        if !self
+            .slots
+            .iter()
+            .any(|s| s.recheck_at.is_some_and(|t| t <= now))
+        {
+            return;
+        }
         for slot in &mut self.slots {
-            if slot.recheck_at.is_some_and(|t| t <= now) {
+            if slot.recheck_at.is_some_and(|t| t <= now + window) {
                 slot.recheck_at = None;
                 if slot.can_read() {
                     slot.needs_read = true;
