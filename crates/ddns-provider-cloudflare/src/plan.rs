@@ -90,7 +90,10 @@ pub(crate) fn plan(
     if kept.content != content {
         fields.insert("content".into(), json!(content));
     }
-    if let Some(ttl) = settings.ttl.filter(|t| *t != kept.ttl) {
+    // A proxied record's TTL is always automatic: asking for another one
+    // would be ignored, and would look like a difference forever.
+    let proxied_after = settings.proxied.unwrap_or(kept.proxied);
+    if let Some(ttl) = settings.ttl.filter(|t| *t != kept.ttl && !proxied_after) {
         fields.insert("ttl".into(), json!(ttl));
     }
     if let Some(proxied) = settings.proxied.filter(|p| *p != kept.proxied) {
@@ -189,6 +192,31 @@ mod tests {
             vec![Op::Patch {
                 id: "r1".into(),
                 fields: json!({ "proxied": false })
+            }]
+        );
+    }
+
+    #[test]
+    fn a_proxied_record_is_not_given_a_ttl() {
+        let settings = Settings {
+            proxied: None,
+            ttl: Some(120),
+            comment: None,
+        };
+        let proxied = DnsRecord {
+            ttl: 1,
+            ..record("r1", "198.51.100.7")
+        };
+        assert!(run(&[proxied.clone()], &settings).is_empty());
+        let unproxy = Settings {
+            proxied: Some(false),
+            ..settings
+        };
+        assert_eq!(
+            run(&[proxied], &unproxy),
+            vec![Op::Patch {
+                id: "r1".into(),
+                fields: json!({ "ttl": 120, "proxied": false })
             }]
         );
     }

@@ -453,6 +453,39 @@ async fn drift_is_put_back_at_the_recheck() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rechecks_due_close_together_are_read_in_one_pass() {
+    let provider = FakeProvider::new(true);
+    let mut s = settings(vec![
+        record("a.example.com", V4),
+        record("b.example.com", V4),
+    ]);
+    s.recheck_interval = Some(Duration::from_secs(3600));
+    let h = Harness::start(s, provider.clone()).await;
+    provider.fail_next_for(B, || ProviderError::transient("blip"));
+    h.observe("192.0.2.1").await;
+    sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        provider.published(B),
+        vec![ip("192.0.2.1")],
+        "B written on retry"
+    );
+    let reads = |key: &str| {
+        provider
+            .calls()
+            .iter()
+            .filter(|c| c.op == Op::Read && c.key == key)
+            .count()
+    };
+    let (a, b) = (reads(A), reads(B));
+    // A's re-check is due at 3600 s, B's a few seconds later (its write
+    // was retried): both are read when A's is due.
+    sleep(Duration::from_secs(3600 - 10 + 1)).await;
+    assert_eq!(reads(A), a + 1);
+    assert_eq!(reads(B), b + 1, "B is read in the same pass as A");
+    h.stop().await.expect("clean stop");
+}
+
+#[tokio::test(start_paused = true)]
 async fn families_are_independent() {
     let provider = FakeProvider::new(true);
     let records = vec![record("a.example.com", V4), record("a.example.com", V6)];
