@@ -1,19 +1,23 @@
 //! The `http` and `dns` source types: their variables, validation and plan.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ddns_core::config::{ConfigError, Env};
+use ddns_core::config::{ConfigError, Env, interface_names};
 use ddns_core::detect::{AnyTrigger, DetectingSource, DetectionSettings, Detector, Trigger};
-use ddns_core::{IpFamily, IpSource, Setting, SourceFactory, SourcePlan};
+use ddns_core::{IpFamily, IpSource, Setting, SourceError, SourceFactory, SourcePlan};
+use futures_util::future::BoxFuture;
 
 use ddns_ip_router::{NatPmpAnnouncements, RouterEntry};
 
 use crate::dns::DnsDetector;
 use crate::http::{ClientOptions, HttpClients, HttpDetector};
+use crate::local::{LocalIpv6, LocalIpv6Fn, LocalIpv6Lookup};
 use crate::sources::{DEFAULT_DNS_SOURCES, DEFAULT_HTTP_SOURCES, SourceEntry, parse_entries};
+use crate::tls::CaFile;
 
 /// The services to ask, comma-separated (also `DDNS_IP_SOURCE_URLS_FILE`).
 pub const URLS_VARIABLE: &str = "DDNS_IP_SOURCE_URLS";
@@ -27,6 +31,12 @@ pub const TIMEOUT_VARIABLE: &str = "DDNS_IP_SOURCE_TIMEOUT_SECS";
 pub const ALLOW_NONGLOBAL_VARIABLE: &str = "DDNS_IP_ALLOW_NONGLOBAL";
 /// What makes detection run at once: `netlink` or `none`.
 pub const TRIGGER_VARIABLE: &str = "DDNS_IP_SOURCE_TRIGGER";
+/// Extra root certificates (a PEM file) for https services.
+pub const CA_FILE_VARIABLE: &str = "DDNS_IP_SOURCE_CA_FILE";
+/// The WAN interfaces (comma-separated): the only ones the netlink
+/// trigger watches, and where IPv6 requests prefer to leave from. The
+/// `netlink` source type reads it too, with the same rules.
+pub const INTERFACE_VARIABLE: &str = "DDNS_IP_SOURCE_INTERFACE";
 
 /// The core's switch for plain http, read here for the URLs.
 const ALLOW_HTTP_VARIABLE: &str = "DDNS_ALLOW_HTTP";
@@ -42,10 +52,14 @@ const VARIABLES: &[&str] = &[
     ALLOW_NONGLOBAL_VARIABLE,
     TRIGGER_VARIABLE,
     ALLOW_HTTP_VARIABLE,
+    CA_FILE_VARIABLE,
+    INTERFACE_VARIABLE,
 ];
 
-/// Makes the trigger that `DDNS_IP_SOURCE_TRIGGER=netlink` selects.
-pub type TriggerMaker = Arc<dyn Fn() -> Arc<dyn Trigger> + Send + Sync>;
+/// Makes the trigger that `DDNS_IP_SOURCE_TRIGGER=netlink` selects, for
+/// the interfaces of `DDNS_IP_SOURCE_INTERFACE` (empty when unset: every
+/// non-loopback interface).
+pub type TriggerMaker = Arc<dyn Fn(&[String]) -> Arc<dyn Trigger> + Send + Sync>;
 
 /// Which built-in list a type falls back on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +79,7 @@ enum Kind {
 pub struct HttpSourceFactory {
     kind: Kind,
     netlink_trigger: Option<TriggerMaker>,
+    local_ipv6: Option<Arc<LocalIpv6Fn>>,
 }
 
 impl fmt::Debug for HttpSourceFactory {
@@ -72,6 +87,7 @@ impl fmt::Debug for HttpSourceFactory {
         f.debug_struct("HttpSourceFactory")
             .field("name", &self.name())
             .field("netlink_trigger", &self.netlink_trigger.is_some())
+            .field("local_ipv6", &self.local_ipv6.is_some())
             .finish()
     }
 }
@@ -82,6 +98,7 @@ impl HttpSourceFactory {
         Self {
             kind: Kind::Http,
             netlink_trigger: None,
+            local_ipv6: None,
         }
     }
 
@@ -90,32 +107,63 @@ impl HttpSourceFactory {
         Self {
             kind: Kind::Dns,
             netlink_trigger: None,
+            local_ipv6: None,
         }
     }
 
     /// The trigger `DDNS_IP_SOURCE_TRIGGER=netlink` stands for. It is
     /// plugged in by the binary, which knows the netlink crate; without
-    /// it, `netlink` is refused and the default is `none`.
+    /// it, `netlink` is refused and the default is `none`. `make` gets the
+    /// interfaces of `DDNS_IP_SOURCE_INTERFACE`, or an empty list for all.
     ///
     /// ```
     /// use std::sync::Arc;
     /// use ddns_core::detect::Trigger;
     /// use futures_util::stream::{self, BoxStream, StreamExt};
     ///
-    /// // ddnsd gives `|| Arc::new(ddns_ip_netlink::NetlinkTrigger::new())`.
+    /// // ddnsd gives `|interfaces| Arc::new(NetlinkTrigger::new().with_interfaces(interfaces.to_vec()))`.
     /// struct Quiet;
     /// impl Trigger for Quiet {
     ///     fn changes(&self) -> BoxStream<'static, ()> {
     ///         stream::pending().boxed()
     ///     }
     /// }
-    /// let factory = ddns_ip_http::HttpSourceFactory::http().with_netlink_trigger(|| Arc::new(Quiet));
+    /// let factory = ddns_ip_http::HttpSourceFactory::http()
+    ///     .with_netlink_trigger(|_interfaces: &[String]| Arc::new(Quiet));
     /// ```
     pub fn with_netlink_trigger(
         mut self,
-        make: impl Fn() -> Arc<dyn Trigger> + Send + Sync + 'static,
+        make: impl Fn(&[String]) -> Arc<dyn Trigger> + Send + Sync + 'static,
     ) -> Self {
         self.netlink_trigger = Some(Arc::new(make));
+        self
+    }
+
+    /// Where the host's IPv6 addresses come from (see [`LocalIpv6Lookup`]):
+    /// IPv6 echo requests then leave from the best stable address, and an
+    /// IPv6 answer that is one of the host's temporary addresses is
+    /// refused. Plugged in by the binary (ddnsd gives
+    /// `ddns_ip_netlink::host_ipv6_addresses`); without it, the kernel
+    /// picks the source address, which may be a temporary one. `lookup`
+    /// gets the interfaces of `DDNS_IP_SOURCE_INTERFACE` (preferred), or
+    /// an empty list.
+    ///
+    /// ```
+    /// use futures_util::FutureExt;
+    /// use ddns_ip_http::{HttpSourceFactory, LocalIpv6};
+    ///
+    /// let factory = HttpSourceFactory::http().with_local_ipv6(|_interfaces: &[String]| {
+    ///     async { Ok(LocalIpv6::new(vec!["2001:db8::1".parse().unwrap()], Vec::new())) }.boxed()
+    /// });
+    /// ```
+    pub fn with_local_ipv6(
+        mut self,
+        lookup: impl Fn(&[String]) -> BoxFuture<'static, Result<LocalIpv6, SourceError>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.local_ipv6 = Some(Arc::new(lookup));
         self
     }
 
@@ -199,6 +247,11 @@ impl SourceFactory for HttpSourceFactory {
         } else {
             None
         };
+        let interfaces = interface_names(env, INTERFACE_VARIABLE)?;
+        let ca = env
+            .get(CA_FILE_VARIABLE)?
+            .map(|path| CaFile::read(CA_FILE_VARIABLE, Path::new(&path)))
+            .transpose()?;
         let poll = env.number(POLL_INTERVAL_VARIABLE, 300u64, 1..=86_400)?;
         let timeout = env.number(TIMEOUT_VARIABLE, 5u64, 1..=60)?;
         let allow_nonglobal = env.flag(ALLOW_NONGLOBAL_VARIABLE, false)?;
@@ -228,6 +281,12 @@ impl SourceFactory for HttpSourceFactory {
         settings.poll_interval = Duration::from_secs(poll);
         settings.timeout = Duration::from_secs(timeout);
         settings.allow_nonglobal = allow_nonglobal;
+        // Only IPv6 requests have a source address to choose.
+        let local_ipv6 = self
+            .local_ipv6
+            .clone()
+            .filter(|_| families.contains(&IpFamily::V6))
+            .map(|lookup| LocalIpv6Lookup::from_fn(interfaces.clone().unwrap_or_default(), lookup));
         Ok(Box::new(HttpPlan {
             type_name: self.name(),
             entries,
@@ -235,6 +294,9 @@ impl SourceFactory for HttpSourceFactory {
             counts,
             allow_http,
             trigger,
+            interfaces,
+            ca,
+            local_ipv6,
             settings,
         }))
     }
@@ -258,7 +320,31 @@ struct HttpPlan {
     counts: Vec<(IpFamily, usize)>,
     allow_http: bool,
     trigger: TriggerChoice,
+    /// `DDNS_IP_SOURCE_INTERFACE`, when set.
+    interfaces: Option<Vec<String>>,
+    ca: Option<CaFile>,
+    local_ipv6: Option<LocalIpv6Lookup>,
     settings: DetectionSettings,
+}
+
+impl HttpPlan {
+    /// `DDNS_IP_SOURCE_INTERFACE` and what it does here.
+    fn interfaces_shown(&self) -> String {
+        let Some(names) = &self.interfaces else {
+            return "(all interfaces)".to_string();
+        };
+        let mut uses = Vec::new();
+        if matches!(self.trigger, TriggerChoice::Netlink(_)) {
+            uses.push("the trigger watches only these");
+        }
+        if self.local_ipv6.is_some() {
+            uses.push("IPv6 requests prefer their stable addresses");
+        }
+        if uses.is_empty() {
+            uses.push("unused by this source");
+        }
+        format!("{} ({})", names.join(","), uses.join("; "))
+    }
 }
 
 #[async_trait]
@@ -295,6 +381,14 @@ impl SourcePlan for HttpPlan {
             Setting::new(TIMEOUT_VARIABLE, self.settings.timeout.as_secs()),
             Setting::new(ALLOW_NONGLOBAL_VARIABLE, self.settings.allow_nonglobal),
             Setting::new(TRIGGER_VARIABLE, trigger),
+            Setting::new(INTERFACE_VARIABLE, self.interfaces_shown()),
+            Setting::new(
+                CA_FILE_VARIABLE,
+                match &self.ca {
+                    Some(ca) => ca.shown(),
+                    None => "(the system's root certificates)".to_string(),
+                },
+            ),
         ]
     }
 
@@ -310,15 +404,17 @@ impl SourcePlan for HttpPlan {
         {
             let mut options = ClientOptions::new(self.settings.timeout);
             options.allow_http = self.allow_http;
+            options.extra_roots_pem = self.ca.as_ref().map(|ca| ca.pem.clone());
+            options.local_ipv6 = self.local_ipv6.clone();
             let clients = HttpClients::new(&options).map_err(|e| startup(e.to_string()))?;
             let https = self
                 .entries
                 .iter()
                 .any(|e| matches!(e, SourceEntry::Http { url, .. } if url.scheme() == "https"));
             if https && clients.root_certificates() == 0 {
-                return Err(startup(
-                    "the system has no trusted root certificate (install ca-certificates), so no https service can be asked".into(),
-                ));
+                return Err(startup(format!(
+                    "the system has no trusted root certificate (install ca-certificates) and {CA_FILE_VARIABLE} is not set, so no https service can be asked"
+                )));
             }
             Some(clients)
         } else {
@@ -345,10 +441,14 @@ impl SourcePlan for HttpPlan {
                     }
                     Arc::new(detector)
                 }
-                (SourceEntry::Dns(endpoint), _) => Arc::new(
-                    DnsDetector::new(endpoint.clone(), self.settings.timeout)
-                        .with_name(name.clone()),
-                ),
+                (SourceEntry::Dns(endpoint), _) => {
+                    let mut detector = DnsDetector::new(endpoint.clone(), self.settings.timeout)
+                        .with_name(name.clone());
+                    if let Some(lookup) = &self.local_ipv6 {
+                        detector = detector.with_local_ipv6(lookup.clone());
+                    }
+                    Arc::new(detector)
+                }
                 (SourceEntry::Router { entry, .. }, _) => entry.clone().build(),
                 (SourceEntry::Http { .. }, None) => {
                     return Err(startup("the HTTP clients were not built".into()));
@@ -361,9 +461,12 @@ impl SourcePlan for HttpPlan {
         // ── The trigger is plugged in here. ──
         // DDNS_IP_SOURCE_TRIGGER=netlink: the maker the binary gave
         // `HttpSourceFactory::with_netlink_trigger` (the netlink crate's
-        // trigger: link, address and default-route changes).
+        // trigger: link, address and default-route changes), on the
+        // interfaces of DDNS_IP_SOURCE_INTERFACE or on all.
         let mut triggers: Vec<Arc<dyn Trigger>> = match &self.trigger {
-            TriggerChoice::Netlink(make) => vec![make()],
+            TriggerChoice::Netlink(make) => {
+                vec![make(self.interfaces.as_deref().unwrap_or_default())]
+            }
             TriggerChoice::None | TriggerChoice::Unavailable => Vec::new(),
         };
         // A NAT-PMP gateway announces a new external address by multicast:

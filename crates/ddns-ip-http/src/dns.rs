@@ -16,6 +16,7 @@ use ddns_dns::{Client, Transport, query_message, rcode_name};
 use tracing::{debug, instrument};
 
 use crate::error::{Error, Result};
+use crate::local::{LocalIpv6Lookup, temporary_answer};
 use crate::parse::{check_family, parse_plain};
 
 /// The port asked when an entry names none.
@@ -230,12 +231,17 @@ fn shown(text: &str) -> String {
 /// the server's family, again over TCP when the answer is truncated.
 ///
 /// The answer must hold exactly one address of the family asked: one
-/// A/AAAA address, or one TXT record whose text is one address.
+/// A/AAAA address, or one TXT record whose text is one address. With
+/// [`DnsDetector::with_local_ipv6`], an IPv6 answer that is one of this
+/// host's temporary (privacy) addresses is refused: the question is not
+/// bound to a stable address, so on a host that prefers temporary
+/// addresses the server sees one of those.
 #[derive(Debug, Clone)]
 pub struct DnsDetector {
     endpoint: DnsEndpoint,
     name: String,
     timeout: Duration,
+    local_ipv6: Option<LocalIpv6Lookup>,
 }
 
 impl DnsDetector {
@@ -246,7 +252,15 @@ impl DnsDetector {
             name: endpoint.to_string(),
             endpoint,
             timeout,
+            local_ipv6: None,
         }
+    }
+
+    /// Refuses an IPv6 answer that is one of the host's temporary
+    /// addresses, as `lookup` reads them before each IPv6 question.
+    pub fn with_local_ipv6(mut self, lookup: LocalIpv6Lookup) -> Self {
+        self.local_ipv6 = Some(lookup);
+        self
     }
 
     /// Another name for logs.
@@ -312,6 +326,21 @@ impl DnsDetector {
         }
         .and_then(|address| check_family(address, family))
         .map_err(malformed)?;
+        if let (IpFamily::V6, Some(lookup)) = (family, &self.local_ipv6) {
+            match lookup.read().await {
+                Ok(local) => {
+                    if let Some(reason) = temporary_answer(address, &local.temporary) {
+                        return Err(Error::TemporaryAddress {
+                            source_name: question,
+                            reason,
+                        });
+                    }
+                }
+                Err(error) => {
+                    debug!(source = %self.name, error = %error, "cannot read this host's IPv6 addresses; the answer is not checked against its temporary addresses");
+                }
+            }
+        }
         debug!(source = %self.name, family = %family, address = %address, "DNS server answered");
         Ok(address)
     }

@@ -62,6 +62,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The answer is one of this host's temporary (privacy) IPv6
+    /// addresses, which change daily and are never published.
+    #[error("{source_name}: {reason}")]
+    TemporaryAddress {
+        /// The service's origin, or the DNS question.
+        source_name: String,
+        /// What was answered, and why it is refused.
+        reason: String,
+    },
+
     /// The DNS question got no usable reply (timeout, unreachable, garbled).
     #[error("{question}: {source}")]
     DnsExchange {

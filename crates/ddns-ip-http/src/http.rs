@@ -13,14 +13,17 @@ use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tracing::{debug, instrument};
 
+use crate::config::CA_FILE_VARIABLE;
 use crate::error::{Error, Result};
+use crate::local::{Ipv6Binding, Ipv6Route, LocalIpv6Lookup, temporary_answer};
 use crate::parse::{EchoFormat, MAX_BODY, parse_body};
+use crate::tls::{is_unknown_issuer, tls_config};
 
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 3;
 
 /// How the HTTP clients behave.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
     /// Connect and read timeout (the detection round has its own, too).
@@ -32,85 +35,134 @@ pub struct ClientOptions {
     /// Fixed addresses for host names, like curl's `--resolve`: used
     /// instead of the system resolver for these names.
     pub resolve: Vec<(String, Vec<SocketAddr>)>,
+    /// Extra root certificates (PEM text, `DDNS_IP_SOURCE_CA_FILE`),
+    /// trusted besides the system's.
+    pub extra_roots_pem: Option<Vec<u8>>,
+    /// Where the host's IPv6 addresses come from: IPv6 requests then leave
+    /// from the best stable address, and an answer that is a temporary
+    /// address is refused. Without it, the kernel chooses.
+    pub local_ipv6: Option<LocalIpv6Lookup>,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("timeout", &self.timeout)
+            .field("allow_http", &self.allow_http)
+            .field("resolve", &self.resolve)
+            .field("extra_roots", &self.extra_roots_pem.is_some())
+            .field("local_ipv6", &self.local_ipv6)
+            .finish()
+    }
 }
 
 impl ClientOptions {
     /// Options with this timeout, plain http only to loopback, the system
-    /// resolver for every name.
+    /// resolver for every name, the system's roots only, and the kernel's
+    /// choice of IPv6 source address.
     pub fn new(timeout: Duration) -> Self {
         Self {
             timeout,
             allow_http: false,
             resolve: Vec::new(),
+            extra_roots_pem: None,
+            local_ipv6: None,
         }
     }
 }
 
 /// A pair of HTTP clients, one whose connections leave from an IPv4
-/// socket and one from an IPv6 socket, shared by all HTTP detectors.
+/// socket and one from an IPv6 socket, shared by all HTTP detectors; with
+/// [`ClientOptions::local_ipv6`], IPv6 connections leave from the host's
+/// stable address through a client bound to it, rebuilt when it changes.
 ///
-/// TLS uses rustls with the ring provider and the system's root
-/// certificates; proxies are never used, since a proxy would be the one
-/// the service sees.
+/// TLS uses rustls with the ring provider, the system's root certificates
+/// and [`ClientOptions::extra_roots_pem`]; proxies are never used, since a
+/// proxy would be the one the service sees.
 #[derive(Clone)]
 pub struct HttpClients {
     v4: reqwest::Client,
     v6: reqwest::Client,
+    bound_v6: Option<Arc<Ipv6Binding<reqwest::Client>>>,
+    tls: rustls::ClientConfig,
+    options: ClientOptions,
     roots: usize,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for HttpClients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClients")
             .field("roots", &self.roots)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.options.timeout)
+            .field("stable_ipv6", &self.bound_v6.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl HttpClients {
     /// Builds both clients. Reads the system's root certificates, which
-    /// may be none: then only plain-http services can be asked, and
-    /// [`HttpClients::root_certificates`] says 0.
+    /// may be none: then only plain-http services can be asked (or those
+    /// signed by the extra roots), and [`HttpClients::root_certificates`]
+    /// says how many there are.
     pub fn new(options: &ClientOptions) -> Result<Self> {
-        let (tls, roots) = tls_config().map_err(|reason| Error::HttpsClient { reason })?;
-        let build = |local: IpAddr| {
-            let mut builder = reqwest::Client::builder()
-                .tls_backend_preconfigured(tls.clone())
-                .local_address(local)
-                .connect_timeout(options.timeout)
-                .read_timeout(options.timeout)
-                .timeout(options.timeout)
-                .no_proxy()
-                .redirect(redirect_policy(options.allow_http))
-                .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")));
-            for (host, addresses) in &options.resolve {
-                builder = builder.resolve_to_addrs(host, addresses);
-            }
-            builder.build().map_err(|e| Error::HttpsClient {
-                reason: describe(e, options.timeout),
-            })
-        };
+        let (tls, roots) = tls_config(options.extra_roots_pem.as_deref())
+            .map_err(|reason| Error::HttpsClient { reason })?;
         Ok(Self {
-            v4: build(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?,
-            v6: build(IpAddr::V6(Ipv6Addr::UNSPECIFIED))?,
+            v4: build_client(&tls, options, IpAddr::V4(Ipv4Addr::UNSPECIFIED))?,
+            v6: build_client(&tls, options, IpAddr::V6(Ipv6Addr::UNSPECIFIED))?,
+            bound_v6: options
+                .local_ipv6
+                .clone()
+                .map(|lookup| Arc::new(Ipv6Binding::new(lookup))),
+            tls,
+            options: options.clone(),
             roots,
-            timeout: options.timeout,
         })
     }
 
-    /// How many root certificates the system gave.
+    /// How many root certificates are trusted: the system's and the extra
+    /// ones.
     pub fn root_certificates(&self) -> usize {
         self.roots
     }
 
-    fn client(&self, family: IpFamily) -> &reqwest::Client {
-        match family {
-            IpFamily::V4 => &self.v4,
-            IpFamily::V6 => &self.v6,
+    /// The client for `family`, and for IPv6 where it leaves from.
+    async fn client(&self, family: IpFamily) -> Result<(reqwest::Client, Option<Ipv6Route>)> {
+        match (family, &self.bound_v6) {
+            (IpFamily::V4, _) => Ok((self.v4.clone(), None)),
+            (IpFamily::V6, None) => Ok((self.v6.clone(), None)),
+            (IpFamily::V6, Some(binding)) => {
+                let (route, bound) = binding
+                    .route(|local| build_client(&self.tls, &self.options, IpAddr::V6(local)))
+                    .await?;
+                Ok((bound.unwrap_or_else(|| self.v6.clone()), Some(route)))
+            }
         }
     }
+}
+
+/// A client whose connections leave from `local` (an unspecified address
+/// picks the family only).
+fn build_client(
+    tls: &rustls::ClientConfig,
+    options: &ClientOptions,
+    local: IpAddr,
+) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .local_address(local)
+        .connect_timeout(options.timeout)
+        .read_timeout(options.timeout)
+        .timeout(options.timeout)
+        .no_proxy()
+        .redirect(redirect_policy(options.allow_http))
+        .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")));
+    for (host, addresses) in &options.resolve {
+        builder = builder.resolve_to_addrs(host, addresses);
+    }
+    builder.build().map_err(|e| Error::HttpsClient {
+        reason: describe(e, options.timeout),
+    })
 }
 
 /// Redirects to https are followed; to plain http only from plain http
@@ -219,17 +271,26 @@ impl HttpDetector {
                 family,
             });
         }
-        let failed = |e: reqwest::Error| Error::HttpRequest {
-            origin: self.origin.clone(),
-            reason: describe(e, self.clients.timeout),
+        let timeout = self.clients.options.timeout;
+        let failed = |e: reqwest::Error| {
+            let hint = if is_unknown_issuer(&e) {
+                format!(
+                    " (no trusted authority signed the service's certificate; for a private CA, name its certificate in {CA_FILE_VARIABLE})"
+                )
+            } else {
+                String::new()
+            };
+            Error::HttpRequest {
+                origin: self.origin.clone(),
+                reason: format!("{}{hint}", describe(e, timeout)),
+            }
         };
         let malformed = |reason: String| Error::EchoMalformed {
             origin: self.origin.clone(),
             reason,
         };
-        let mut response = self
-            .clients
-            .client(family)
+        let (client, route) = self.clients.client(family).await?;
+        let mut response = client
             .get(self.url.clone())
             .header(ACCEPT, "text/plain, */*;q=0.1")
             .send()
@@ -282,7 +343,16 @@ impl HttpDetector {
             body.extend_from_slice(&chunk);
         }
         let address = parse_body(&body, family, self.format).map_err(malformed)?;
-        debug!(source = %self.name, family = %family, address = %address, "echo service answered");
+        if let Some(route) = &route
+            && let Some(reason) = temporary_answer(address, &route.temporary)
+        {
+            return Err(Error::TemporaryAddress {
+                source_name: self.origin.clone(),
+                reason,
+            });
+        }
+        let local = route.and_then(|r| r.local);
+        debug!(source = %self.name, family = %family, address = %address, local = ?local, "echo service answered");
         Ok(address)
     }
 }
@@ -314,28 +384,6 @@ pub(crate) fn url_families(url: &Url) -> Vec<IpFamily> {
 /// `scheme://host[:port]`: what may be shown of a URL.
 pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
-}
-
-/// TLS with the ring provider (no C build) and the system's roots, HTTP/2
-/// offered first. Returns the number of roots, which may be 0.
-fn tls_config() -> Result<(rustls::ClientConfig, usize), String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let system = rustls_native_certs::load_native_certs();
-    let (added, ignored) = roots.add_parsable_certificates(system.certs);
-    debug!(
-        added,
-        ignored,
-        errors = system.errors.len(),
-        "loaded the system's root certificates"
-    );
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((config, added))
 }
 
 /// The error and its causes in one line, without the URL (its path or

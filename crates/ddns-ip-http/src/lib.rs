@@ -27,6 +27,8 @@
 //! | `DDNS_IP_SOURCE_TIMEOUT_SECS` | 5 | How long one source may take (1..=60). |
 //! | `DDNS_IP_ALLOW_NONGLOBAL` | false | Accept private, CGNAT, loopback and documentation answers. |
 //! | `DDNS_IP_SOURCE_TRIGGER` | `netlink` on Linux when the build has it, else `none` | `netlink`: re-detect at once on link, address and default-route changes. |
+//! | `DDNS_IP_SOURCE_INTERFACE` | unset (all interfaces) | The WAN interfaces, comma-separated: the netlink trigger watches only these, and IPv6 requests prefer their stable addresses. Same rules as for the `netlink` source. |
+//! | `DDNS_IP_SOURCE_CA_FILE` | unset | A PEM file of extra root certificates for https services (a private echo service); the system's roots stay trusted. Unreadable or without a certificate: a configuration error. |
 //! | `DDNS_ALLOW_HTTP` | false | Allow `http://` URLs and redirects to hosts that are not loopback. |
 //!
 //! Each entry of `DDNS_IP_SOURCE_URLS` is one of
@@ -70,6 +72,14 @@
 //!   that family, and an answer over a connection of the other family is
 //!   refused: an IPv4 answer never stands in for IPv6 (nor an IPv4-mapped
 //!   IPv6 address).
+//! - With a [`LocalIpv6Lookup`] plugged in
+//!   ([`HttpSourceFactory::with_local_ipv6`]; ddnsd reads netlink), IPv6
+//!   echo requests leave from the host's stable global address (not
+//!   temporary, deprecated or tentative), through a client bound to it and
+//!   rebuilt when the address changes, and an IPv6 answer (HTTP or `dns:`)
+//!   that is one of the host's temporary addresses is refused, so a
+//!   privacy address is never published. Without a stable address the
+//!   kernel picks the source; a warning says so once.
 //! - Answers are read strictly: the whole body is one address, or the
 //!   trace has exactly one `ip=` line; a DNS answer holds exactly one
 //!   address (one TXT record holding one). HTML, two addresses, garbage,
@@ -96,9 +106,14 @@
 //! - Each detection asks every source of every family: with the built-in
 //!   `http` list, 4 requests per family per poll (48 an hour per family
 //!   at the default interval), plus one round per trigger.
-//! - Over IPv6 the kernel picks the source address, often a temporary
-//!   privacy address: the echo then reports that one, not the stable
-//!   address. Binding to the stable address is not done yet.
+//! - `dns:` questions over IPv6 are not bound to the stable address: on a
+//!   host that prefers temporary addresses (`use_tempaddr=2`) the server
+//!   sees a temporary one, and that answer is refused. Use HTTP echo
+//!   services for IPv6 there.
+//! - The stable address chosen is the best by rank (globally routable,
+//!   then on `DDNS_IP_SOURCE_INTERFACE`, then the lowest), not the kernel's
+//!   route to each service: with policy routing between several prefixes,
+//!   bind the source with `DDNS_IP_SOURCE_INTERFACE`.
 //! - `dns:` servers are named by address (no lookup of a server name),
 //!   and are asked over plain DNS, which a network on the path can forge.
 //! - Two of the built-in `http` services (icanhazip and 1.1.1.1) belong to
@@ -110,15 +125,19 @@ mod config;
 mod dns;
 mod error;
 mod http;
+mod local;
 mod parse;
 mod sources;
+mod tls;
 
 pub use config::{
-    ALLOW_NONGLOBAL_VARIABLE, HttpSourceFactory, POLL_INTERVAL_VARIABLE, QUORUM_VARIABLE,
-    TIMEOUT_VARIABLE, TRIGGER_VARIABLE, TriggerMaker, URLS_VARIABLE,
+    ALLOW_NONGLOBAL_VARIABLE, CA_FILE_VARIABLE, HttpSourceFactory, INTERFACE_VARIABLE,
+    POLL_INTERVAL_VARIABLE, QUORUM_VARIABLE, TIMEOUT_VARIABLE, TRIGGER_VARIABLE, TriggerMaker,
+    URLS_VARIABLE,
 };
 pub use dns::{DnsDetector, DnsEndpoint, DnsQueryKind};
 pub use error::{Error, Result};
 pub use http::{ClientOptions, HttpClients, HttpDetector};
+pub use local::{LocalIpv6, LocalIpv6Lookup};
 pub use parse::{MAX_BODY, parse_echo_body};
 pub use sources::{DEFAULT_DNS_SOURCES, DEFAULT_HTTP_SOURCES};

@@ -190,8 +190,8 @@ async fn the_source_built_from_the_environment_detects_and_follows_its_trigger()
     ]);
     let (tx, rx) = mpsc::unbounded_channel();
     let trigger = Arc::new(ChannelTrigger(Mutex::new(Some(rx))));
-    let factory =
-        HttpSourceFactory::http().with_netlink_trigger(move || trigger.clone() as Arc<dyn Trigger>);
+    let factory = HttpSourceFactory::http()
+        .with_netlink_trigger(move |_: &[String]| trigger.clone() as Arc<dyn Trigger>);
     let plan = factory.configure(&env, &[IpFamily::V4]).unwrap();
     let shown = format!("{:?}", plan.settings());
     assert!(

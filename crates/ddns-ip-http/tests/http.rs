@@ -5,12 +5,14 @@
 
 mod support;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use ddns_core::IpFamily;
 use ddns_core::detect::Detector;
-use ddns_ip_http::{ClientOptions, HttpClients, HttpDetector};
+use ddns_ip_http::{ClientOptions, HttpClients, HttpDetector, LocalIpv6, LocalIpv6Lookup};
+use ddns_testkit::{HttpEcho, TestCa};
+use futures_util::FutureExt;
 use reqwest::Url;
 use support::{EchoServer, Reply};
 
@@ -310,4 +312,145 @@ async fn redirects_never_lead_to_plain_http_elsewhere() {
         .to_string();
     assert!(error.contains("more than 3 redirects"), "{error}");
     assert_eq!(lo.seen().len(), 4);
+}
+
+/// An https echo on 127.0.0.1 (python3's `http.server` in `ssl`), its
+/// certificate signed by a test CA.
+fn https_echo(test: &str) -> Option<(TestCa, HttpEcho)> {
+    let ca = TestCa::create(test)?;
+    let certificate = ca.issue(&["127.0.0.1"]);
+    let echo = HttpEcho::on(ip("127.0.0.1"))
+        .tls(&certificate)
+        .start(test)?;
+    Some((ca, echo))
+}
+
+fn clients_trusting(ca: Option<&TestCa>) -> HttpClients {
+    let mut options = ClientOptions::new(Duration::from_secs(5));
+    options.extra_roots_pem = ca.map(|ca| std::fs::read(ca.ca_file()).unwrap());
+    HttpClients::new(&options).unwrap()
+}
+
+#[tokio::test]
+async fn an_https_service_signed_by_the_extra_ca_is_asked() {
+    let Some((ca, echo)) = https_echo("an_https_service_signed_by_the_extra_ca_is_asked") else {
+        return;
+    };
+    let url = Url::parse(&echo.url("/ip")).unwrap();
+    assert_eq!(url.scheme(), "https");
+    let clients = clients_trusting(Some(&ca));
+    assert!(clients.root_certificates() >= 1);
+    let detector = HttpDetector::new(url, &clients);
+    assert_eq!(
+        detector.detect(IpFamily::V4).await.unwrap(),
+        ip("127.0.0.1"),
+        "the echo answers the address it saw"
+    );
+    assert_eq!(echo.hits().len(), 1);
+}
+
+#[tokio::test]
+async fn without_the_ca_the_certificate_problem_is_named() {
+    let Some((_ca, echo)) = https_echo("without_the_ca_the_certificate_problem_is_named") else {
+        return;
+    };
+    let detector = HttpDetector::new(
+        Url::parse(&echo.url("/ip?token=s3cret")).unwrap(),
+        &clients_trusting(None),
+    );
+    let error = detector.detect(IpFamily::V4).await.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "https://127.0.0.1:{}: request failed: ",
+            echo.port()
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("invalid peer certificate: UnknownIssuer"),
+        "the rustls reason is kept: {error}"
+    );
+    assert!(
+        error.ends_with("(no trusted authority signed the service's certificate; for a private CA, name its certificate in DDNS_IP_SOURCE_CA_FILE)"),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret"), "{error}");
+    assert!(echo.hits().is_empty(), "no request got through");
+}
+
+#[tokio::test]
+async fn an_https_redirect_to_plain_http_is_refused_even_to_loopback() {
+    let test = "an_https_redirect_to_plain_http_is_refused_even_to_loopback";
+    let Some((ca, echo)) = https_echo(test) else {
+        return;
+    };
+    let Some(plain) = HttpEcho::on(ip("127.0.0.1")).start(test) else {
+        return;
+    };
+    let clients = clients_trusting(Some(&ca));
+    let target = plain.url("/ip");
+    let detector = HttpDetector::new(
+        Url::parse(&echo.url(&format!("/redirect?to={target}"))).unwrap(),
+        &clients,
+    );
+    let error = detector.detect(IpFamily::V4).await.unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "https://127.0.0.1:{}: request failed: ",
+            echo.port()
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("refused a redirect to plain http://127.0.0.1"),
+        "{error}"
+    );
+    assert_eq!(echo.hits().len(), 1, "the redirect was asked");
+    assert!(plain.hits().is_empty(), "the plain-http target never was");
+    // The same target asked directly is fine: only the downgrade is refused.
+    let direct = HttpDetector::new(Url::parse(&target).unwrap(), &clients);
+    assert_eq!(direct.detect(IpFamily::V4).await.unwrap(), ip("127.0.0.1"));
+}
+
+/// A lookup of the host's IPv6 addresses that answers what the test set.
+fn local_ipv6(stable: &[&str], temporary: &[&str]) -> LocalIpv6Lookup {
+    let parse =
+        |list: &[&str]| -> Vec<Ipv6Addr> { list.iter().map(|a| a.parse().unwrap()).collect() };
+    let found = LocalIpv6::new(parse(stable), parse(temporary));
+    LocalIpv6Lookup::new(Vec::new(), move |_: &[String]| {
+        let found = found.clone();
+        async move { Ok(found) }.boxed()
+    })
+}
+
+#[tokio::test]
+async fn ipv6_requests_leave_from_the_stable_address_and_a_temporary_answer_is_refused() {
+    let server = EchoServer::on(&["::1".parse().unwrap()], |seen, _| {
+        Reply::text(seen.peer.ip().to_string())
+    })
+    .await;
+    let url = Url::parse(&format!("http://[::1]:{}/ip", server.port())).unwrap();
+
+    // Bound to the stable address the lookup names (here ::1, the only
+    // address a test without a namespace can bind).
+    let mut options = ClientOptions::new(Duration::from_secs(2));
+    options.local_ipv6 = Some(local_ipv6(&["::1"], &[]));
+    let detector = HttpDetector::new(url.clone(), &HttpClients::new(&options).unwrap());
+    assert_eq!(detector.detect(IpFamily::V6).await.unwrap(), ip("::1"));
+    assert_eq!(detector.detect(IpFamily::V6).await.unwrap(), ip("::1"));
+
+    // The lookup says ::1 is a temporary address: the kernel's choice
+    // answered it, and it is refused.
+    let mut options = ClientOptions::new(Duration::from_secs(2));
+    options.local_ipv6 = Some(local_ipv6(&[], &["::1"]));
+    let detector = HttpDetector::new(url, &HttpClients::new(&options).unwrap());
+    let error = detector.detect(IpFamily::V6).await.unwrap_err().to_string();
+    assert_eq!(
+        error,
+        format!(
+            "http://[::1]:{}: answered ::1, a temporary (privacy) address of this host, which is never published",
+            server.port()
+        )
+    );
+    assert_eq!(server.seen().len(), 3);
 }

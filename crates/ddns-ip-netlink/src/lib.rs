@@ -118,6 +118,15 @@
 //! reconnect changes nothing locally: only the poll interval (or the
 //! router's own announcements) notices it.
 //!
+//! # Stable IPv6 addresses
+//!
+//! [`host_ipv6_addresses`] reads, in one dump, the host's IPv6 addresses
+//! as an echo service would see them: the stable ones a request may be
+//! bound to (global scope, not temporary, deprecated, tentative or
+//! duplicate, not on loopback; best first), and the temporary ones an
+//! answer must not be. The `http` and `dns` sources use it through the
+//! hook ddnsd plugs in, so that a privacy address is never published.
+//!
 //! # Caveats
 //!
 //! - Linux only. Inside a container (or any network namespace) only that
@@ -142,6 +151,7 @@ mod config;
 mod follow;
 mod kernel;
 mod network;
+mod stable;
 mod tracker;
 mod translate;
 mod trigger;
@@ -156,6 +166,7 @@ use futures_util::stream::BoxStream;
 use ddns_core::{AddressSnapshot, IpEvent, IpFamily, IpSource, SelectionPolicy, SourceError};
 
 pub use config::{INTERFACE_VARIABLE, NetlinkSourceFactory};
+pub use stable::{HostIpv6Addresses, host_ipv6_addresses};
 pub use trigger::NetlinkTrigger;
 
 use kernel::{Kernel, RouteSocket};

@@ -14,6 +14,9 @@
 //! The trigger subscribes when created but reads the initial state when
 //! first polled, so each test starts by adding the sentinel: a change
 //! between the two, reported as such.
+//!
+//! The last test reads what the http source binds its IPv6 requests to
+//! (`host_ipv6_addresses`), from the same kernel flags.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -608,4 +611,64 @@ fn a_detecting_source_detects_again_when_the_default_route_changes() {
             )
             .await;
     });
+}
+
+// ── What the http source binds to: the host's stable IPv6 addresses ──
+
+#[test]
+fn stable_and_temporary_ipv6_addresses_are_told_apart_by_the_kernel() {
+    let Some(netns) =
+        Netns::create("stable_and_temporary_ipv6_addresses_are_told_apart_by_the_kernel")
+    else {
+        return;
+    };
+    netns.run(|ns| async move {
+        // use_tempaddr=2: the kernel makes a temporary address for each
+        // mngtmpaddr prefix and prefers it as the source.
+        ns.sysctl("net.ipv6.conf.v0.use_tempaddr", "2");
+        ns.sysctl("net.ipv6.conf.v0.accept_dad", "0");
+        ns.add("v0", "2a01:db8:1::1/64", &["mngtmpaddr", "nodad"])
+            .await;
+        ns.add("v0", "2a01:db8:2::1/64", &["nodad", "preferred_lft", "0"])
+            .await;
+        ns.add("v1", "2a01:db8:3::1/64", &["nodad"]).await;
+        ns.add("v1", "fd00:1::1/64", &["nodad"]).await;
+        // Duplicate address detection cannot start on a link that is down:
+        // the address stays tentative.
+        ns.ip(&["link", "add", "t0", "type", "veth", "peer", "name", "t1"])
+            .await;
+        ns.add("t0", "2a01:db8:4::1/64", &[]).await;
+        ns.add("lo", "2a01:db8:5::1/128", &[]).await;
+        let line = ns
+            .wait_for_line("v0", "a temporary address", |l| l.contains(" temporary "))
+            .await;
+        let temporary: std::net::Ipv6Addr = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|spec| spec.split('/').next())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line}"));
+        let tentative = ns.line_of("t0", "2a01:db8:4::1").await.unwrap_or_default();
+        assert!(tentative.contains("tentative"), "{tentative}");
+
+        let found = ddns_ip_netlink::host_ipv6_addresses(&[]).await.unwrap();
+        assert_eq!(
+            found.stable,
+            [addr6("2a01:db8:1::1"), addr6("2a01:db8:3::1")],
+            "not the deprecated, tentative, loopback or unique-local ones"
+        );
+        assert_eq!(found.temporary, [temporary]);
+        // An interface named first ranks its addresses first.
+        let preferring_v1 = ddns_ip_netlink::host_ipv6_addresses(&["v1".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(
+            preferring_v1.stable,
+            [addr6("2a01:db8:3::1"), addr6("2a01:db8:1::1")]
+        );
+    });
+}
+
+fn addr6(text: &str) -> std::net::Ipv6Addr {
+    text.parse().unwrap()
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the system tests: private network namespaces with a
 //! veth pair, the `DDNS_REQUIRE_SYSTEM_TESTS` rule, a daemon process whose
-//! output can be waited on, and a real BIND9 `named` per test.
+//! output can be waited on, a real BIND9 `named` per test, a throwaway
+//! certificate authority, and an HTTP(S) echo service (python3's
+//! `http.server`) that answers the client's address.
 //!
 //! Only for tests; nothing here is part of ddns.
 //!
@@ -25,6 +27,19 @@
 //! assert_eq!(bind.update_count(), 1);
 //! ```
 //!
+//! ```no_run
+//! use ddns_testkit::{HttpEcho, TestCa};
+//!
+//! let Some(ca) = TestCa::create("my_test") else { return };
+//! let certificate = ca.issue(&["127.0.0.1"]);
+//! let Some(echo) = HttpEcho::on("127.0.0.1".parse().unwrap()).tls(&certificate).start("my_test")
+//! else {
+//!     return;
+//! };
+//! // GET echo.url("/ip") answers "127.0.0.1"; trust ca.ca_file() to ask it.
+//! assert_eq!(echo.hits().len(), 0);
+//! ```
+//!
 //! # Caveats
 //!
 //! - Tests that need root, `ip netns` or BIND skip with a message, or fail
@@ -40,7 +55,9 @@
 mod bind;
 mod daemon;
 mod netns;
+mod tls;
 
 pub use bind::{Bind, BindOptions, TsigKey};
 pub use daemon::{Daemon, Output};
 pub use netns::{Netns, require_system_tests, skip_or_fail};
+pub use tls::{EchoBuilder, Hit, HttpEcho, ServerCertificate, TestCa};

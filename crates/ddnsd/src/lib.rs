@@ -23,6 +23,8 @@ pub mod cli;
 mod daemon;
 pub mod logging;
 
+use std::sync::Arc;
+
 use ddns_core::Registry;
 
 pub use daemon::execute;
@@ -44,17 +46,26 @@ pub fn registry() -> Registry {
         .register_provider(ddns_provider_dryrun::DryRunFactory)
         .register_provider(ddns_provider_rfc2136::Rfc2136Factory)
         .register_source(ddns_ip_netlink::NetlinkSourceFactory)
-        .register_source(
-            ddns_ip_http::HttpSourceFactory::http().with_netlink_trigger(|| {
-                std::sync::Arc::new(ddns_ip_netlink::NetlinkTrigger::new())
-            }),
-        )
-        .register_source(
-            ddns_ip_http::HttpSourceFactory::dns().with_netlink_trigger(|| {
-                std::sync::Arc::new(ddns_ip_netlink::NetlinkTrigger::new())
-            }),
-        )
+        .register_source(with_netlink(ddns_ip_http::HttpSourceFactory::http()))
+        .register_source(with_netlink(ddns_ip_http::HttpSourceFactory::dns()))
         .register_verifier(ddns_verify::DnsVerifierFactory)
         .register_verifier(ddns_verify::DohVerifierFactory);
     registry
+}
+
+/// The `http` and `dns` types with what only netlink knows: the change
+/// trigger (on `DDNS_IP_SOURCE_INTERFACE`, or every interface), and the
+/// host's stable and temporary IPv6 addresses.
+fn with_netlink(factory: ddns_ip_http::HttpSourceFactory) -> ddns_ip_http::HttpSourceFactory {
+    factory
+        .with_netlink_trigger(|interfaces: &[String]| {
+            Arc::new(ddns_ip_netlink::NetlinkTrigger::new().with_interfaces(interfaces.to_vec()))
+        })
+        .with_local_ipv6(|interfaces: &[String]| {
+            let interfaces = interfaces.to_vec();
+            Box::pin(async move {
+                let found = ddns_ip_netlink::host_ipv6_addresses(&interfaces).await?;
+                Ok(ddns_ip_http::LocalIpv6::new(found.stable, found.temporary))
+            })
+        })
 }

@@ -6,10 +6,12 @@
 //! variable. Nothing here opens a socket or starts a task.
 
 mod env;
+mod interfaces;
 mod load;
 mod validate;
 
 pub use env::Env;
+pub use interfaces::{interface_names, validate_interface_names};
 pub use load::{CORE_VARIABLES, Config, SourceSelection, load};
 pub use validate::{is_loopback_host, validate_token, validate_url};
 

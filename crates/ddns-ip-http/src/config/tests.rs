@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
+use std::sync::Mutex;
 
+use futures_util::FutureExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use super::*;
@@ -61,6 +63,8 @@ fn both_type_names_read_every_variable() {
         "DDNS_IP_ALLOW_NONGLOBAL",
         "DDNS_IP_SOURCE_TRIGGER",
         "DDNS_ALLOW_HTTP",
+        "DDNS_IP_SOURCE_CA_FILE",
+        "DDNS_IP_SOURCE_INTERFACE",
     ] {
         assert!(variables.contains(&variable), "{variable} is not listed");
     }
@@ -119,6 +123,8 @@ fn the_defaults_are_shown_by_check() {
             "DDNS_IP_SOURCE_TRIGGER",
             "none (this build has no netlink trigger)",
         ),
+        ("DDNS_IP_SOURCE_INTERFACE", "(all interfaces)"),
+        ("DDNS_IP_SOURCE_CA_FILE", "(the system's root certificates)"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -318,7 +324,7 @@ fn the_netlink_trigger_is_the_default_only_when_the_build_has_one() {
         error(&[("DDNS_IP_SOURCE_TRIGGER", "udev")], BOTH),
         "DDNS_IP_SOURCE_TRIGGER: 'udev' is not one of: netlink, none"
     );
-    let with = HttpSourceFactory::http().with_netlink_trigger(|| Arc::new(Never));
+    let with = HttpSourceFactory::http().with_netlink_trigger(|_: &[String]| Arc::new(Never));
     let default = plan(&with, &[], BOTH);
     let expected = if cfg!(target_os = "linux") {
         "netlink"
@@ -366,5 +372,141 @@ fn router_entries_join_the_list_and_name_their_errors() {
     assert!(
         err.contains("no source in the list can answer for ipv6"),
         "{err}"
+    );
+}
+
+/// A netlink trigger maker that records the interfaces it was given.
+fn recording_factory(kind: HttpSourceFactory) -> (HttpSourceFactory, Arc<Mutex<Vec<Vec<String>>>>) {
+    let made = Arc::new(Mutex::new(Vec::new()));
+    let factory = kind.with_netlink_trigger({
+        let made = made.clone();
+        move |interfaces: &[String]| {
+            made.lock().unwrap().push(interfaces.to_vec());
+            Arc::new(Never)
+        }
+    });
+    (factory, made)
+}
+
+#[tokio::test]
+async fn the_netlink_trigger_watches_the_source_interfaces_only_when_they_are_named() {
+    let dns_only = ("DDNS_IP_SOURCE_URLS", "dns:myip.opendns.com@208.67.222.222");
+    let (factory, made) = recording_factory(HttpSourceFactory::dns());
+    let named = plan(
+        &factory,
+        &[dns_only, ("DDNS_IP_SOURCE_INTERFACE", " ppp0, eth1")],
+        &[IpFamily::V4],
+    );
+    assert_eq!(
+        setting(named.as_ref(), INTERFACE_VARIABLE),
+        "ppp0,eth1 (the trigger watches only these)"
+    );
+    named.build().await.unwrap();
+    let all = plan(&factory, &[dns_only], &[IpFamily::V4]);
+    assert_eq!(
+        setting(all.as_ref(), INTERFACE_VARIABLE),
+        "(all interfaces)"
+    );
+    all.build().await.unwrap();
+    assert_eq!(
+        *made.lock().unwrap(),
+        vec![vec!["ppp0".to_string(), "eth1".to_string()], Vec::new()],
+        "the maker gets the named interfaces, or none for all"
+    );
+    let none = plan(
+        &factory,
+        &[
+            dns_only,
+            ("DDNS_IP_SOURCE_INTERFACE", "ppp0"),
+            ("DDNS_IP_SOURCE_TRIGGER", "none"),
+        ],
+        &[IpFamily::V4],
+    );
+    assert_eq!(
+        setting(none.as_ref(), INTERFACE_VARIABLE),
+        "ppp0 (unused by this source)"
+    );
+    none.build().await.unwrap();
+    assert_eq!(
+        made.lock().unwrap().len(),
+        2,
+        "no trigger was made for none"
+    );
+}
+
+#[test]
+fn the_source_interfaces_are_preferred_for_ipv6_when_the_lookup_is_plugged_in() {
+    let (factory, _) = recording_factory(HttpSourceFactory::http());
+    let factory = factory.with_local_ipv6(|_: &[String]| {
+        async { Ok(LocalIpv6::new(Vec::new(), Vec::new())) }.boxed()
+    });
+    let pairs = [
+        ("DDNS_IP_SOURCE_URLS", "https://ip.example"),
+        ("DDNS_IP_SOURCE_INTERFACE", "ppp0"),
+    ];
+    let both = plan(&factory, &pairs, BOTH);
+    assert_eq!(
+        setting(both.as_ref(), INTERFACE_VARIABLE),
+        "ppp0 (the trigger watches only these; IPv6 requests prefer their stable addresses)"
+    );
+    // Without IPv6 there is no source address to choose.
+    let v4 = plan(&factory, &pairs, &[IpFamily::V4]);
+    assert_eq!(
+        setting(v4.as_ref(), INTERFACE_VARIABLE),
+        "ppp0 (the trigger watches only these)"
+    );
+    assert!(format!("{factory:?}").contains("local_ipv6: true"));
+}
+
+#[test]
+fn source_interfaces_follow_the_netlink_source_rules() {
+    // The same rules and messages as DDNS_IP_SOURCE_TYPE=netlink (ddns-core
+    // holds them for both).
+    assert_eq!(
+        error(&[("DDNS_IP_SOURCE_INTERFACE", "eth0:1")], BOTH),
+        "DDNS_IP_SOURCE_INTERFACE: 'eth0:1' is not a valid interface name: it contains ':' (an alias label; give the interface itself, such as eth0)"
+    );
+    assert_eq!(
+        error(&[("DDNS_IP_SOURCE_INTERFACE", "eth0,eth0")], BOTH),
+        "DDNS_IP_SOURCE_INTERFACE: interface 'eth0' is listed twice"
+    );
+    assert_eq!(
+        error(&[("DDNS_IP_SOURCE_INTERFACE", "eth0,")], BOTH),
+        "DDNS_IP_SOURCE_INTERFACE: item 2 of the comma-separated list is empty"
+    );
+}
+
+#[test]
+fn a_ca_file_is_read_and_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing_text = missing.to_string_lossy().to_string();
+    assert_eq!(
+        error(&[("DDNS_IP_SOURCE_CA_FILE", &missing_text)], BOTH),
+        format!(
+            "DDNS_IP_SOURCE_CA_FILE: cannot read {missing_text}: No such file or directory (os error 2)"
+        )
+    );
+    let text = dir.path().join("notes.pem");
+    std::fs::write(&text, "not a certificate\n").unwrap();
+    let text = text.to_string_lossy().to_string();
+    assert_eq!(
+        error(&[("DDNS_IP_SOURCE_CA_FILE", &text)], BOTH),
+        format!(
+            "DDNS_IP_SOURCE_CA_FILE: {text}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )
+    );
+    let Some(ca) = ddns_testkit::TestCa::create("a_ca_file_is_read_and_checked_at_start") else {
+        return;
+    };
+    let path = ca.ca_file().to_string_lossy().to_string();
+    let plan = plan(
+        &HttpSourceFactory::http(),
+        &[("DDNS_IP_SOURCE_CA_FILE", &path)],
+        BOTH,
+    );
+    assert_eq!(
+        setting(plan.as_ref(), CA_FILE_VARIABLE),
+        format!("{path} (1 certificate, with the system's roots)")
     );
 }
