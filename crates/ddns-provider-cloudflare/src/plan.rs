@@ -207,7 +207,7 @@ mod tests {
             ttl: 1,
             ..record("r1", "198.51.100.7")
         };
-        assert!(run(&[proxied.clone()], &settings).is_empty());
+        assert!(run(std::slice::from_ref(&proxied), &settings).is_empty());
         let unproxy = Settings {
             proxied: Some(false),
             ..settings

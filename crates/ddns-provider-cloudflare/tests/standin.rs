@@ -1,6 +1,8 @@
 //! The provider against the strict API stand-in: what it sends, and what
 //! it makes of every kind of answer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
