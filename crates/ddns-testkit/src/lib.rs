@@ -54,10 +54,12 @@
 
 mod bind;
 mod daemon;
+mod echo;
 mod netns;
 mod tls;
 
 pub use bind::{Bind, BindOptions, TsigKey};
 pub use daemon::{Daemon, Output};
+pub use echo::FileEcho;
 pub use netns::{Netns, require_system_tests, skip_or_fail};
 pub use tls::{EchoBuilder, Hit, HttpEcho, ServerCertificate, TestCa};

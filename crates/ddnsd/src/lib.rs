@@ -45,6 +45,7 @@ pub fn registry() -> Registry {
     registry
         .register_provider(ddns_provider_dryrun::DryRunFactory)
         .register_provider(ddns_provider_rfc2136::Rfc2136Factory)
+        .register_provider(ddns_provider_cloudflare::CloudflareFactory)
         .register_source(ddns_ip_netlink::NetlinkSourceFactory)
         .register_source(with_netlink(ddns_ip_http::HttpSourceFactory::http()))
         .register_source(with_netlink(ddns_ip_http::HttpSourceFactory::dns()))

@@ -7,61 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ddns_testkit::{Daemon, HttpEcho, Netns, TestCa};
+use ddns_testkit::{Daemon, FileEcho as Echo, HttpEcho, Netns, TestCa};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddnsd");
 const WAIT: Duration = Duration::from_secs(30);
-
-/// `python3 -m http.server` serving `dir` on a free loopback port.
-struct Echo {
-    child: Child,
-    port: u16,
-}
-
-impl Echo {
-    fn start(dir: &Path) -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the echo server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Self { child, port })
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/ip", self.port)
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn two_agreeing_services_are_published_and_a_change_is_followed() {
@@ -80,7 +32,7 @@ fn two_agreeing_services_are_published_and_a_change_is_followed() {
         ("DDNS_IP_SOURCE_TYPE", "http"),
         (
             "DDNS_IP_SOURCE_URLS",
-            &format!("{},{}", first.url(), second.url()),
+            &format!("{},{}", first.url("/ip"), second.url("/ip")),
         ),
         ("DDNS_IP_SOURCE_POLL_INTERVAL_SECS", "1"),
         ("DDNS_IP_SOURCE_TRIGGER", "none"),
@@ -124,7 +76,7 @@ fn a_private_answer_is_refused_without_the_nonglobal_switch() {
         ("DDNS_RECORDS", "home.example.com"),
         ("DDNS_PROVIDER_TYPE", "dry-run"),
         ("DDNS_IP_SOURCE_TYPE", "http"),
-        ("DDNS_IP_SOURCE_URLS", &echo.url()),
+        ("DDNS_IP_SOURCE_URLS", &echo.url("/ip")),
         ("DDNS_IP_SOURCE_TRIGGER", "none"),
     ]);
     let daemon = Daemon::spawn(command);
