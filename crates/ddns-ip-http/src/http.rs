@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use ddns_core::config::is_loopback_host;
 use ddns_core::detect::Detector;
 use ddns_core::{IpFamily, SourceError};
+use ddns_tls::{ClientTls, client_config, describe, is_unknown_issuer};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tracing::{debug, instrument};
@@ -17,7 +18,6 @@ use crate::config::CA_FILE_VARIABLE;
 use crate::error::{Error, Result};
 use crate::local::{Ipv6Binding, Ipv6Route, LocalIpv6Lookup, temporary_answer};
 use crate::parse::{EchoFormat, MAX_BODY, parse_body};
-use crate::tls::{is_unknown_issuer, tls_config};
 
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 3;
@@ -84,15 +84,14 @@ pub struct HttpClients {
     v4: reqwest::Client,
     v6: reqwest::Client,
     bound_v6: Option<Arc<Ipv6Binding<reqwest::Client>>>,
-    tls: rustls::ClientConfig,
+    tls: ClientTls,
     options: ClientOptions,
-    roots: usize,
 }
 
 impl std::fmt::Debug for HttpClients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClients")
-            .field("roots", &self.roots)
+            .field("roots", &self.tls.roots)
             .field("timeout", &self.options.timeout)
             .field("stable_ipv6", &self.bound_v6.is_some())
             .finish_non_exhaustive()
@@ -105,8 +104,10 @@ impl HttpClients {
     /// signed by the extra roots), and [`HttpClients::root_certificates`]
     /// says how many there are.
     pub fn new(options: &ClientOptions) -> Result<Self> {
-        let (tls, roots) = tls_config(options.extra_roots_pem.as_deref())
-            .map_err(|reason| Error::HttpsClient { reason })?;
+        let tls =
+            client_config(options.extra_roots_pem.as_deref()).map_err(|e| Error::HttpsClient {
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             v4: build_client(&tls, options, IpAddr::V4(Ipv4Addr::UNSPECIFIED))?,
             v6: build_client(&tls, options, IpAddr::V6(Ipv6Addr::UNSPECIFIED))?,
@@ -116,14 +117,13 @@ impl HttpClients {
                 .map(|lookup| Arc::new(Ipv6Binding::new(lookup))),
             tls,
             options: options.clone(),
-            roots,
         })
     }
 
     /// How many root certificates are trusted: the system's and the extra
     /// ones.
     pub fn root_certificates(&self) -> usize {
-        self.roots
+        self.tls.roots
     }
 
     /// The client for `family`, and for IPv6 where it leaves from.
@@ -144,12 +144,12 @@ impl HttpClients {
 /// A client whose connections leave from `local` (an unspecified address
 /// picks the family only).
 fn build_client(
-    tls: &rustls::ClientConfig,
+    tls: &ClientTls,
     options: &ClientOptions,
     local: IpAddr,
 ) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls.clone())
+        .tls_backend_preconfigured(tls.config.clone())
         .local_address(local)
         .connect_timeout(options.timeout)
         .read_timeout(options.timeout)
@@ -384,27 +384,6 @@ pub(crate) fn url_families(url: &Url) -> Vec<IpFamily> {
 /// `scheme://host[:port]`: what may be shown of a URL.
 pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
-}
-
-/// The error and its causes in one line, without the URL (its path or
-/// query may hold a credential).
-fn describe(error: reqwest::Error, timeout: Duration) -> String {
-    let timed_out = error.is_timeout();
-    let error = error.without_url();
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        // Layers often repeat their cause in their own message.
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    if timed_out {
-        parts.push(format!("no answer within {} ms", timeout.as_millis()));
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -94,8 +94,19 @@ async fn a_split_is_no_event() {
         );
     }
     let mut events = source.watch();
-    let next = tokio::time::timeout(Duration::from_secs(1), events.next()).await;
-    assert!(next.is_err(), "a split gave {next:?}");
+    let next = tokio::time::timeout(Duration::from_secs(1), events.next())
+        .await
+        .expect("the split is reported")
+        .expect("the stream goes on");
+    let reported = next.expect_err("a split is no address event").to_string();
+    assert!(
+        reported.starts_with(
+            "no trusted address; nothing is published until enough sources agree (ipv4: sources disagree: "
+        ),
+        "{reported}"
+    );
+    let later = tokio::time::timeout(Duration::from_secs(1), events.next()).await;
+    assert!(later.is_err(), "nothing else: {later:?}");
     assert!(a.seen().len() >= 2, "watch() asked");
 }
 

@@ -1,11 +1,11 @@
 //! One HTTP client for the API: connection reuse, timeouts, TLS always
 //! verified, bearer authentication, strict envelopes, pagination.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ddns_core::Secret;
+use ddns_tls::describe;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -46,14 +46,16 @@ impl Api {
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| "the token holds characters a header cannot carry".to_string())?;
         auth.set_sensitive(true);
+        // The system's roots only: the API is public.
+        let tls = ddns_tls::client_config(None).map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
+            .tls_backend_preconfigured(tls.config)
             .connect_timeout(timeout)
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| describe(e, timeout))?;
         Ok(Self {
             http,
             base,
@@ -104,7 +106,7 @@ impl Api {
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
         let started = tokio::time::Instant::now();
-        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -118,7 +120,7 @@ impl Api {
             .is_some_and(|v| v.contains("html"));
         let body = read_body(response)
             .await
-            .map_err(|e| self.transport_error(&e))?;
+            .map_err(|e| self.transport_error(e))?;
         debug!(method = %method, path = %path, status, elapsed_ms = started.elapsed().as_millis() as u64, bytes = body.len(), "API call");
         if status == 429 {
             return Err(ApiError::rate_limited(retry_after.as_deref()));
@@ -147,11 +149,11 @@ impl Api {
         }
     }
 
-    fn transport_error(&self, error: &reqwest::Error) -> ApiError {
+    fn transport_error(&self, error: reqwest::Error) -> ApiError {
         if error.is_timeout() {
             ApiError::Timeout(format!("no answer within {} ms", self.timeout.as_millis()))
         } else {
-            ApiError::Network(describe(error))
+            ApiError::Network(describe(error, self.timeout))
         }
     }
 
@@ -219,38 +221,4 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// The error and its causes in one line, without the URL.
-fn describe(error: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        let text = match error.url() {
-            Some(url) => text.replace(url.as_str(), "the API"),
-            None => text,
-        };
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
-}
-
-/// rustls with the ring provider and the system's root certificates.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let system = rustls_native_certs::load_native_certs();
-    let (added, ignored) = roots.add_parsable_certificates(system.certs);
-    debug!(added, ignored, "loaded the system's root certificates");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
 }

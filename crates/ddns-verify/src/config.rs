@@ -8,10 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ddns_core::config::{ConfigError, Env, validate_url};
 use ddns_core::{Setting, Verifier, VerifierFactory, VerifierPlan};
+use ddns_tls::CaFile;
 use reqwest::Url;
 
 use crate::dns::DnsVerifier;
-use crate::doh::{DohVerifier, origin, parse_certificates};
+use crate::doh::{DohVerifier, origin};
 use crate::resolv::RESOLV_CONF;
 use crate::server::ServerAddress;
 use crate::{DNS, DOH};
@@ -21,9 +22,6 @@ const DOH_URL: &str = "DDNS_VERIFY_DOH_URL";
 const DOH_URL_FILE: &str = "DDNS_VERIFY_DOH_URL_FILE";
 const CA_FILE: &str = "DDNS_VERIFY_CA_FILE";
 const ALLOW_HTTP: &str = "DDNS_ALLOW_HTTP";
-
-/// Largest CA file read; a bundle of a few hundred certificates fits.
-const MAX_CA_FILE: u64 = 1024 * 1024;
 
 /// Makes [`DnsVerifier`]s from `DDNS_VERIFY_DNS_SERVER` (`DDNS_VERIFY=dns`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,48 +144,10 @@ impl VerifierFactory for DohVerifierFactory {
         let url = validate_url(DOH_URL, raw.expose(), allow_http)?;
         let ca = env
             .get(CA_FILE)?
-            .map(|path| read_ca_file(Path::new(&path)))
+            .map(|path| CaFile::read(CA_FILE, Path::new(&path)))
             .transpose()?;
         Ok(Box::new(DohPlan { url, ca }))
     }
-}
-
-/// A CA file, read and checked.
-struct CaFile {
-    path: PathBuf,
-    pem: Vec<u8>,
-    count: usize,
-}
-
-fn read_ca_file(path: &Path) -> Result<CaFile, ConfigError> {
-    let shown = path.display();
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| ConfigError::new(CA_FILE, format!("cannot read {shown}: {e}")))?;
-    if !metadata.is_file() {
-        return Err(ConfigError::new(
-            CA_FILE,
-            format!("{shown} is not a regular file"),
-        ));
-    }
-    if metadata.len() > MAX_CA_FILE {
-        return Err(ConfigError::new(
-            CA_FILE,
-            format!(
-                "{shown} is {} bytes; a CA file holds at most {MAX_CA_FILE}",
-                metadata.len()
-            ),
-        ));
-    }
-    let pem = std::fs::read(path)
-        .map_err(|e| ConfigError::new(CA_FILE, format!("cannot read {shown}: {e}")))?;
-    let count = parse_certificates(&pem)
-        .map_err(|reason| ConfigError::new(CA_FILE, format!("{shown}: {reason}")))?
-        .len();
-    Ok(CaFile {
-        path: path.to_path_buf(),
-        pem,
-        count,
-    })
 }
 
 /// Holds the endpoint URL, which may carry a credential: no `Debug`.
@@ -207,12 +167,7 @@ impl VerifierPlan for DohPlan {
             Setting::new(
                 CA_FILE,
                 match &self.ca {
-                    Some(ca) => format!(
-                        "{} ({} certificate{}, with the system's roots)",
-                        ca.path.display(),
-                        ca.count,
-                        if ca.count == 1 { "" } else { "s" }
-                    ),
+                    Some(ca) => ca.shown(),
                     None => "(the system's root certificates)".to_string(),
                 },
             ),

@@ -1,15 +1,12 @@
 //! `DDNS_VERIFY=doh`: RFC 8484 DNS over HTTPS, POST with a DNS message.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use ddns_core::{Observation, ProviderError, Record, Verifier};
 use ddns_dns::hickory_proto::op::ResponseCode;
 use ddns_dns::{parse_response, query_message};
+use ddns_tls::describe;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use tracing::debug;
 
 use crate::dns::{addresses, record_name, record_type};
@@ -48,13 +45,17 @@ impl DohVerifier {
     /// and those of `extra_roots_pem` (PEM text, for a private CA). TLS
     /// certificates are always verified.
     pub fn new(url: Url, extra_roots_pem: Option<&[u8]>) -> Result<Self> {
-        let extra = match extra_roots_pem {
-            Some(pem) => parse_certificates(pem).map_err(|reason| Error::HttpsClient { reason })?,
-            None => Vec::new(),
-        };
-        let tls = tls_config(extra).map_err(|reason| Error::HttpsClient { reason })?;
+        let tls = ddns_tls::client_config(extra_roots_pem).map_err(|e| Error::HttpsClient {
+            reason: e.to_string(),
+        })?;
+        if tls.roots == 0 {
+            return Err(Error::HttpsClient {
+                reason: "no trusted root certificate: the system has none (install ca-certificates) and DDNS_VERIFY_CA_FILE is not set"
+                    .into(),
+            });
+        }
         let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+            .tls_backend_preconfigured(tls.config)
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             // A redirect would turn the POST into a GET to wherever it points.
@@ -62,7 +63,7 @@ impl DohVerifier {
             .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::HttpsClient {
-                reason: describe(e),
+                reason: describe(e, TIMEOUT),
             })?;
         Ok(Self {
             origin: origin(&url),
@@ -108,7 +109,7 @@ impl DohVerifier {
             .body(body)
             .send()
             .await
-            .map_err(|e| failed(describe(e)))?;
+            .map_err(|e| failed(describe(e, TIMEOUT)))?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
             return Err(Error::DohStatus {
@@ -130,7 +131,11 @@ impl DohVerifier {
             )));
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(describe(e)))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| failed(describe(e, TIMEOUT)))?
+        {
             if bytes.len() + chunk.len() > MAX_ANSWER {
                 return Err(malformed(format!(
                     "the answer is larger than {MAX_ANSWER} bytes"
@@ -180,78 +185,6 @@ pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// The certificates of a PEM text; an error when there is none or one is
-/// not a usable trust anchor.
-pub(crate) fn parse_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    let mut certificates = Vec::new();
-    for (index, item) in CertificateDer::pem_slice_iter(pem).enumerate() {
-        let certificate =
-            item.map_err(|e| format!("certificate {} is not valid PEM: {e}", index + 1))?;
-        rustls::RootCertStore::empty()
-            .add(certificate.clone())
-            .map_err(|e| format!("certificate {} cannot be trusted as a CA: {e}", index + 1))?;
-        certificates.push(certificate);
-    }
-    if certificates.is_empty() {
-        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
-    }
-    Ok(certificates)
-}
-
-/// TLS with the ring provider (no C build), the system's roots and the
-/// extra ones, and HTTP/2 offered first (BIND's DoH listener speaks only
-/// HTTP/2).
-fn tls_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in extra {
-        roots.add(certificate).map_err(|e| e.to_string())?;
-    }
-    let system = rustls_native_certs::load_native_certs();
-    let (added, ignored) = roots.add_parsable_certificates(system.certs);
-    debug!(
-        added,
-        ignored,
-        errors = system.errors.len(),
-        "loaded the system's root certificates"
-    );
-    if roots.is_empty() {
-        return Err(
-            "no trusted root certificate: the system has none (install ca-certificates) and DDNS_VERIFY_CA_FILE is not set"
-                .into(),
-        );
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// The error and its causes in one line, without the URL (its path or
-/// query may hold a credential): `error sending request: client error
-/// (Connect): invalid peer certificate: UnknownIssuer`.
-fn describe(error: reqwest::Error) -> String {
-    let timed_out = error.is_timeout();
-    let error = error.without_url();
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        // Layers often repeat their cause in their own message.
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    if timed_out {
-        parts.push(format!("no answer within {} s", TIMEOUT.as_secs()));
-    }
-    parts.join(": ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,23 +196,5 @@ mod tests {
         assert_eq!(origin(&url), "https://dns.example:8443");
         let url = Url::parse("https://dns.example/dns-query").unwrap();
         assert_eq!(origin(&url), "https://dns.example");
-    }
-
-    #[test]
-    fn certificate_files_must_hold_certificates() {
-        assert_eq!(
-            parse_certificates(b"just text\n"),
-            Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into())
-        );
-        let broken = b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n";
-        let err = parse_certificates(broken).unwrap_err();
-        assert!(err.starts_with("certificate 1 is not valid PEM"), "{err}");
-        let not_a_certificate =
-            b"-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n";
-        let err = parse_certificates(not_a_certificate).unwrap_err();
-        assert!(
-            err.starts_with("certificate 1 cannot be trusted as a CA"),
-            "{err}"
-        );
     }
 }
