@@ -38,6 +38,7 @@ pub mod config;
 pub mod detect;
 mod engine;
 mod error;
+pub mod health;
 mod intake;
 mod observer;
 mod provider;
@@ -62,6 +63,7 @@ pub use registry::{
 pub use secret::{REDACTED, Secret};
 pub use source::{AddressSnapshot, IpEvent, IpSource, SourceError};
 pub use state::{
-    FileStateStore, MemoryStateStore, RecordState, STATE_FORMAT_VERSION, StateSnapshot, StateStore,
+    FileStateStore, MemoryStateStore, RecordState, STATE_FORMAT_VERSION, StateContributor,
+    StateSnapshot, StateStore,
 };
 pub use verify::{Observation, Verifier};

@@ -51,6 +51,13 @@ pub enum EngineEvent<'a> {
         /// When it will be tried again, if it will.
         retry_in: Option<Duration>,
     },
+    /// A source reported an error: it cannot tell the address now.
+    SourceFailed {
+        /// The source's name.
+        source: &'a str,
+        /// What went wrong.
+        message: &'a str,
+    },
     /// Events were coalesced because the intake was full.
     EventsCoalesced {
         /// How many.

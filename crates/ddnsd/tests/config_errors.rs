@@ -58,7 +58,7 @@ fn missing_required_variables_are_named() {
     assert_config_error(&[], "DDNS_RECORDS: is required");
     assert_config_error(
         &[("DDNS_RECORDS", "home.example.com".into())],
-        "DDNS_PROVIDER_TYPE: is required: the DNS provider, one of: dry-run",
+        "DDNS_PROVIDER_TYPE: is required: the DNS provider, one of: cloudflare, dry-run, rfc2136",
     );
 }
 
@@ -83,7 +83,7 @@ fn every_bad_value_names_its_variable_and_why() {
         ),
         (
             &[("DDNS_PROVIDER_TYPE", "route53")],
-            "DDNS_PROVIDER_TYPE: unknown provider 'route53'; this build knows: dry-run",
+            "DDNS_PROVIDER_TYPE: unknown provider 'route53'; this build knows: cloudflare, dry-run, rfc2136",
         ),
         (
             &[("DDNS_IP_SOURCE_TYPE", "carrier-pigeon")],

@@ -85,7 +85,7 @@ struct Watch {
     trigger: Option<BoxStream<'static, ()>>,
     reported: [Option<IpAddr>; 2],
     backoff: Vec<Backoff>,
-    pending: VecDeque<IpEvent>,
+    pending: VecDeque<Result<IpEvent, SourceError>>,
     next_round: Instant,
     unresolved: [bool; 2],
 }
@@ -206,7 +206,7 @@ impl Watch {
                     if self.reported[slot] != Some(address) {
                         info!(source = %inner.name, family = %family, address = %address, votes, "public address detected");
                         self.reported[slot] = Some(address);
-                        self.pending.push_back(IpEvent::Observed(address));
+                        self.pending.push_back(Ok(IpEvent::Observed(address)));
                     }
                 }
                 other => {
@@ -214,7 +214,11 @@ impl Watch {
                     if self.unresolved[slot] {
                         debug!(source = %inner.name, family = %family, verdict = %other, "still no trusted address");
                     } else {
-                        warn!(source = %inner.name, family = %family, verdict = %other, "no trusted address; nothing is published until enough sources agree");
+                        // Told once per failure, through the stream: the
+                        // engine logs it and tells its observers.
+                        self.pending.push_back(Err(SourceError::new(format!(
+                            "no trusted address; nothing is published until enough sources agree ({family}: {other})"
+                        ))));
                         self.unresolved[slot] = true;
                     }
                 }
@@ -224,7 +228,7 @@ impl Watch {
     }
 
     /// Waits for the next poll or a trigger, then runs a round.
-    async fn next(&mut self) -> Option<IpEvent> {
+    async fn next(&mut self) -> Option<Result<IpEvent, SourceError>> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
@@ -303,8 +307,8 @@ impl IpSource for DetectingSource {
     fn watch(&self) -> BoxStream<'static, Result<IpEvent, SourceError>> {
         let watch = Watch::new(self.inner.clone());
         stream::unfold(watch, |mut watch| async move {
-            let event = watch.next().await?;
-            Some((Ok(event), watch))
+            let item = watch.next().await?;
+            Some((item, watch))
         })
         .boxed()
     }

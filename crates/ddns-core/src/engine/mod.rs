@@ -23,11 +23,11 @@ use tracing::{info, warn};
 
 use crate::error::Result;
 use crate::intake::{Intake, IntakeStats};
-use crate::observer::EngineObserver;
+use crate::observer::{EngineEvent, EngineObserver};
 use crate::provider::DnsProvider;
 use crate::record::{IpFamily, Record};
 use crate::source::{AddressSnapshot, IpSource};
-use crate::state::StateStore;
+use crate::state::{StateContributor, StateStore};
 use crate::verify::Verifier;
 
 pub use report::{OnceReport, RecordOutcome};
@@ -60,6 +60,13 @@ pub struct EngineSettings {
     pub state_retry: Duration,
     /// How long, after a write, the verifier may take to see it in DNS.
     pub verify_wait: Duration,
+    /// Passes at start that confirm every record (the readiness rule):
+    /// after the first pass that finds every record in line, the engine
+    /// reads them all again `startup_spacing` later, until this many passes
+    /// confirmed them. 1 makes no extra pass.
+    pub startup_confirmations: u32,
+    /// The pause between the confirming passes at start.
+    pub startup_spacing: Duration,
 }
 
 impl EngineSettings {
@@ -77,6 +84,8 @@ impl EngineSettings {
             breaker_pause_max: Duration::from_secs(900),
             state_retry: Duration::from_secs(30),
             verify_wait: Duration::from_secs(10),
+            startup_confirmations: 1,
+            startup_spacing: Duration::from_secs(10),
         }
     }
 }
@@ -110,6 +119,7 @@ pub struct DdnsEngine {
     provider: Arc<dyn DnsProvider>,
     store: Arc<dyn StateStore>,
     observers: Vec<Arc<dyn EngineObserver>>,
+    contributors: Vec<Arc<dyn StateContributor>>,
     verifier: Option<Arc<dyn Verifier>>,
     intake: Intake,
 }
@@ -127,9 +137,18 @@ impl DdnsEngine {
             provider,
             store,
             observers: Vec::new(),
+            contributors: Vec::new(),
             verifier: None,
             intake,
         }
+    }
+
+    /// Adds a part of the saved state kept by someone else (the health
+    /// monitor's counters): restored after the engine loads its state, and
+    /// asked for before every save and at shutdown.
+    pub fn with_state_contributor(mut self, contributor: Arc<dyn StateContributor>) -> Self {
+        self.contributors.push(contributor);
+        self
     }
 
     /// Adds an observer of engine events.
@@ -163,32 +182,43 @@ impl DdnsEngine {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         let pumps = async {
-            join_all(sources.iter().map(|binding| pump(binding, &self.intake))).await;
+            join_all(sources.iter().map(|binding| pump(binding, self))).await;
             std::future::pending::<()>().await
         };
-        let work = async {
-            let mut runner = Runner::new(self, Mode::Daemon).await?;
-            info!(
-                records = self.settings.records.len(),
-                provider = self.provider.name(),
-                "engine ready"
-            );
-            loop {
-                runner.converge().await?;
-                runner.before_idle();
-                let deadline = runner.next_deadline();
-                tokio::select! {
-                    () = self.intake.wait() => {}
-                    () = sleep_until(deadline) => {}
+        tokio::pin!(shutdown);
+        tokio::pin!(pumps);
+        let mut runner = tokio::select! {
+            biased;
+            () = &mut shutdown => return Ok(()),
+            runner = Runner::new(self, Mode::Daemon) => runner?,
+            () = &mut pumps => return Ok(()),
+        };
+        info!(
+            records = self.settings.records.len(),
+            provider = self.provider.name(),
+            "engine ready"
+        );
+        let result = {
+            let work = async {
+                loop {
+                    runner.converge().await?;
+                    runner.before_idle();
+                    let deadline = runner.next_deadline();
+                    tokio::select! {
+                        () = self.intake.wait() => {}
+                        () = sleep_until(deadline) => {}
+                    }
                 }
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => Ok(()),
+                result = work => result,
+                () = &mut pumps => Ok(()),
             }
         };
-        tokio::select! {
-            biased;
-            () = shutdown => Ok(()),
-            result = work => result,
-            () = pumps => Ok(()),
-        }
+        runner.save_at_exit().await;
+        result
     }
 
     /// One convergence pass over a snapshot, for cron and timers. The
@@ -222,8 +252,9 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Moves one source's events into the intake, restarting the source's
-/// stream with a growing delay if it ever ends.
-async fn pump(binding: &SourceBinding, intake: &Intake) {
+/// stream with a growing delay if it ever ends. Errors are told to the
+/// observers.
+async fn pump(binding: &SourceBinding, engine: &DdnsEngine) {
     let name = binding.source.name().to_string();
     let mut delay = Duration::from_secs(1);
     loop {
@@ -233,11 +264,18 @@ async fn pump(binding: &SourceBinding, intake: &Intake) {
                 Ok(event) => {
                     delay = Duration::from_secs(1);
                     if binding.families.contains(&event.family()) {
-                        intake.push(event);
+                        engine.intake.push(event);
                     }
                 }
                 Err(error) => {
-                    warn!(source = %name, error = %error, "address source reported an error")
+                    warn!(source = %name, error = %error, "address source reported an error");
+                    let message = error.to_string();
+                    for observer in &engine.observers {
+                        observer.observe(&EngineEvent::SourceFailed {
+                            source: &name,
+                            message: &message,
+                        });
+                    }
                 }
             }
         }

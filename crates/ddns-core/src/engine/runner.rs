@@ -36,6 +36,7 @@ pub(super) struct Runner<'e> {
     gate: Gate,
     credentials_accepted: bool,
     storm_coalesced: u64,
+    startup_confirmed: u32,
     rng: fastrand::Rng,
 }
 
@@ -85,8 +86,12 @@ impl<'e> Runner<'e> {
             gate: Gate::default(),
             credentials_accepted: false,
             storm_coalesced: 0,
+            startup_confirmed: 0,
             rng: fastrand::Rng::new(),
         };
+        for contributor in &engine.contributors {
+            contributor.restore(&runner.state);
+        }
         match engine.provider.check_credentials().await {
             Ok(()) => runner.credentials_accepted = true,
             Err(error) if error.is_credentials() => {
@@ -262,9 +267,42 @@ impl<'e> Runner<'e> {
                 break;
             }
         }
-        self.save_state().await;
         self.report_pass();
+        self.plan_startup_confirmation();
+        self.save_state().await;
         Ok(())
+    }
+
+    /// At start, after a pass that found every record in line, reads them
+    /// all again a little later, until `startup_confirmations` passes
+    /// confirmed them (the readiness rule).
+    fn plan_startup_confirmation(&mut self) {
+        let wanted = self.engine.settings.startup_confirmations;
+        if self.mode != Mode::Daemon || self.startup_confirmed >= wanted {
+            return;
+        }
+        let (in_sync, pending, failed) = self.counts();
+        if in_sync == 0 || pending > 0 || failed > 0 {
+            return;
+        }
+        self.startup_confirmed += 1;
+        if self.startup_confirmed >= wanted {
+            return;
+        }
+        let at = Instant::now() + self.engine.settings.startup_spacing;
+        for slot in &mut self.slots {
+            slot.recheck_at = Some(slot.recheck_at.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    /// Saves what contributors hold at shutdown (the state of the records
+    /// was saved after each pass).
+    pub(super) async fn save_at_exit(&mut self) {
+        self.state_retry_at = None;
+        if !self.engine.contributors.is_empty() {
+            self.state_dirty = true;
+        }
+        self.save_state().await;
     }
 
     fn log_deferred(&mut self, index: usize, desired: Option<IpAddr>, delay: Duration) {
@@ -658,6 +696,11 @@ impl<'e> Runner<'e> {
     }
 
     async fn save_state(&mut self) {
+        for contributor in &self.engine.contributors {
+            if contributor.contribute(&mut self.state) {
+                self.state_dirty = true;
+            }
+        }
         if !self.state_dirty || self.state_retry_at.is_some_and(|t| t > Instant::now()) {
             return;
         }

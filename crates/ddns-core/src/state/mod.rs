@@ -30,6 +30,21 @@ pub struct StateSnapshot {
     /// Per-record state.
     #[serde(default)]
     pub records: BTreeMap<String, RecordState>,
+    /// Readiness and uptime counters, kept by the health monitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::HealthRecord>,
+}
+
+/// Something besides the engine that keeps part of its state in the
+/// engine's snapshot (the health monitor's counters). The engine stays the
+/// only writer of the store: it asks each contributor before saving.
+pub trait StateContributor: Send + Sync {
+    /// Takes what an earlier run left, once, after the engine loaded it.
+    fn restore(&self, snapshot: &StateSnapshot);
+
+    /// Writes its part into `snapshot`; `true` when it changed since the
+    /// last call, so that the engine saves even if no record changed.
+    fn contribute(&self, snapshot: &mut StateSnapshot) -> bool;
 }
 
 /// Seconds since the Unix epoch, now.

@@ -78,16 +78,41 @@ fn observed(address: &str) -> IpEvent {
     IpEvent::Observed(address.parse().unwrap())
 }
 
-/// The next event, or `None` if there is none within `wait` (paused clock).
+/// The next event, or `None` if there is none within `wait` (paused
+/// clock). Errors (a detection without a trusted answer) are skipped.
 async fn next_within(
     stream: &mut BoxStream<'static, Result<IpEvent, SourceError>>,
     wait: Duration,
 ) -> Option<IpEvent> {
-    tokio::time::timeout(wait, stream.next())
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(event))) => return Some(event),
+            Ok(Some(Err(_))) => continue,
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_split_is_reported_once_through_the_stream() {
+    let a = Scripted::new("a", &[Ok("81.2.69.160")]);
+    let b = Scripted::new("b", &[Ok("81.2.69.161")]);
+    let mut events = source(&[&a, &b], None).watch();
+    let first = tokio::time::timeout(Duration::from_secs(1), events.next())
         .await
-        .ok()
-        .flatten()
-        .map(|r| r.unwrap())
+        .expect("an item")
+        .expect("not ended")
+        .expect_err("a split is an error");
+    assert_eq!(
+        first.to_string(),
+        "no trusted address; nothing is published until enough sources agree (ipv4: sources disagree: a says 81.2.69.160, b says 81.2.69.161)"
+    );
+    let later = tokio::time::timeout(Duration::from_secs(3600), events.next()).await;
+    assert!(
+        later.is_err(),
+        "the same split is not reported again: {later:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

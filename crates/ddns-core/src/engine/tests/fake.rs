@@ -297,15 +297,21 @@ impl Harness {
         provider: Arc<FakeProvider>,
         store: Arc<MemoryStateStore>,
     ) -> Self {
+        Self::start_engine(DdnsEngine::new(
+            settings,
+            provider,
+            store as Arc<dyn StateStore>,
+        ))
+        .await
+    }
+
+    /// Runs an engine built by the test (with observers, contributors).
+    pub(super) async fn start_engine(engine: DdnsEngine) -> Self {
         let (events, receiver) = mpsc::unbounded_channel();
         let source = Arc::new(ChannelSource {
             receiver: Mutex::new(Some(receiver)),
         });
-        let engine = Arc::new(DdnsEngine::new(
-            settings,
-            provider,
-            store as Arc<dyn StateStore>,
-        ));
+        let engine = Arc::new(engine);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn({
             let engine = engine.clone();
