@@ -58,6 +58,12 @@ pub enum EngineEvent<'a> {
         /// What went wrong.
         message: &'a str,
     },
+    /// The circuit breaker opened (the provider kept failing: only one
+    /// probe call at a time until it answers) or closed again.
+    BreakerChanged {
+        /// Whether it is open now.
+        open: bool,
+    },
     /// Events were coalesced because the intake was full.
     EventsCoalesced {
         /// How many.

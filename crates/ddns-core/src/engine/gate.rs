@@ -28,7 +28,6 @@ impl Gate {
         if self.open { 1 } else { usize::MAX }
     }
 
-    #[cfg(test)]
     pub(super) fn is_open(&self) -> bool {
         self.open
     }

@@ -116,6 +116,15 @@ impl<'e> Runner<'e> {
         });
     }
 
+    /// The provider answered: closes the breaker (and says so).
+    fn gate_success(&mut self) {
+        let was_open = self.gate.is_open();
+        self.gate.on_success(self.engine.provider.name());
+        if was_open {
+            self.notify(EngineEvent::BreakerChanged { open: false });
+        }
+    }
+
     fn notify(&self, event: EngineEvent<'_>) {
         for observer in &self.engine.observers {
             observer.observe(&event);
@@ -450,7 +459,7 @@ impl<'e> Runner<'e> {
     }
 
     fn on_read(&mut self, index: usize, values: Option<Vec<IpAddr>>) {
-        self.gate.on_success(self.engine.provider.name());
+        self.gate_success();
         self.credentials_accepted = true;
         let now = Instant::now();
         let recheck = self
@@ -545,7 +554,7 @@ impl<'e> Runner<'e> {
     }
 
     fn on_written(&mut self, index: usize, address: IpAddr) {
-        self.gate.on_success(self.engine.provider.name());
+        self.gate_success();
         self.credentials_accepted = true;
         let now = Instant::now();
         let recheck = self
@@ -688,7 +697,11 @@ impl<'e> Runner<'e> {
                 slot.failure = Some(Failure::Transient {
                     message: error.to_string(),
                 });
+                let was_open = self.gate.is_open();
                 self.gate.on_transient_failure(&provider, now, settings);
+                if self.gate.is_open() && !was_open {
+                    self.notify(EngineEvent::BreakerChanged { open: true });
+                }
                 self.notify_failure(index, &error, Some(delay));
             }
         }

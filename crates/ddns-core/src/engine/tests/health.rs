@@ -139,3 +139,50 @@ async fn uptime_survives_a_restart() {
         "the snapshot is as of the last event (the confirming pass at 10 s)"
     );
 }
+
+/// Notes the breaker's changes.
+#[derive(Default)]
+struct BreakerLog(std::sync::Mutex<Vec<bool>>);
+
+impl crate::observer::EngineObserver for BreakerLog {
+    fn observe(&self, event: &crate::observer::EngineEvent<'_>) {
+        if let crate::observer::EngineEvent::BreakerChanged { open } = event {
+            self.0.lock().expect("lock").push(*open);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_opening_and_closing_is_reported() {
+    let provider = FakeProvider::new(true);
+    for _ in 0..5 {
+        provider.fail_next(super::fake::Op::Write, false, || {
+            ProviderError::transient("503")
+        });
+    }
+    let records = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|n| record(&format!("{n}.example.com"), V4))
+        .collect();
+    let log = Arc::new(BreakerLog::default());
+    let engine = DdnsEngine::new(
+        settings(records),
+        provider.clone(),
+        Arc::new(MemoryStateStore::default()) as Arc<dyn StateStore>,
+    )
+    .with_observer(log.clone());
+    let h = Harness::start_engine(engine).await;
+    h.observe("192.0.2.1").await;
+    assert_eq!(
+        *log.0.lock().expect("lock"),
+        vec![true],
+        "opened after five failures"
+    );
+    sleep(Duration::from_secs(65)).await;
+    assert_eq!(
+        *log.0.lock().expect("lock"),
+        vec![true, false],
+        "closed by the probe's success"
+    );
+    h.stop().await.expect("clean stop");
+}
