@@ -12,6 +12,8 @@ pub enum Command {
     Check,
     /// One convergence pass, then exit.
     Once,
+    /// Print what the state file says, without a running daemon.
+    Status,
     /// Print the version.
     Version,
     /// Print the usage.
@@ -29,6 +31,8 @@ Commands:
   run        run as a daemon until SIGTERM or SIGINT (default)
   check      validate the configuration, print it with secrets redacted, exit 0 or 1
   once       converge every record once and exit: 0 when all hold the address, 2 otherwise
+  status     print the records, readiness and availability kept in the state file
+             (DDNS_STATE_STORE_TYPE=file); works beside a running daemon
   version    print the version (also --version, -V)
   help       print this text (also --help, -h)
 
@@ -47,6 +51,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         Some("run") => Command::Run,
         Some("check") => Command::Check,
         Some("once") => Command::Once,
+        Some("status") => Command::Status,
         Some("version" | "--version" | "-V") => Command::Version,
         Some("help" | "--help" | "-h") => Command::Help,
         _ => {
@@ -72,6 +77,7 @@ mod tests {
         assert_eq!(parse_strs(&[]), Ok(Command::Run));
         assert_eq!(parse_strs(&["check"]), Ok(Command::Check));
         assert_eq!(parse_strs(&["once"]), Ok(Command::Once));
+        assert_eq!(parse_strs(&["status"]), Ok(Command::Status));
         assert_eq!(parse_strs(&["--version"]), Ok(Command::Version));
         let err = parse_strs(&["frobnicate"]).expect_err("unknown");
         assert!(err.starts_with("ddnsd: unknown command 'frobnicate'"));

@@ -4,6 +4,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use ddns_core::config::{Config, Env, load};
+use ddns_core::health::HealthMonitor;
 use ddns_core::{AddressSnapshot, DdnsEngine, Error, SourceBinding, StateStore};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
@@ -40,7 +41,7 @@ pub fn execute(command: Command, env: Env) -> u8 {
             println!("{USAGE}");
             return EXIT_OK;
         }
-        Command::Run | Command::Check | Command::Once => {}
+        Command::Run | Command::Check | Command::Once | Command::Status => {}
     }
     let log = match LogSettings::from_env(&env) {
         Ok(log) => log,
@@ -77,6 +78,16 @@ pub fn execute(command: Command, env: Env) -> u8 {
     if command == Command::Check {
         print_check(&config);
         return EXIT_OK;
+    }
+    if command == Command::Status {
+        return match env.get("DDNS_STATE_STORE_PATH") {
+            Ok(Some(path)) if config.state_store_type == "file" => {
+                crate::status::print(std::path::Path::new(&path))
+            }
+            _ => config_failure(
+                &"DDNS_STATE_STORE_TYPE: status reads the state file; it needs DDNS_STATE_STORE_TYPE=file and DDNS_STATE_STORE_PATH",
+            ),
+        };
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -118,6 +129,8 @@ fn failure(error: &Error) -> u8 {
 
 struct Parts {
     engine: DdnsEngine,
+    #[allow(dead_code)]
+    monitor: Arc<HealthMonitor>,
     bindings: Vec<SourceBinding>,
     shutdown_timeout: std::time::Duration,
     once_timeout: std::time::Duration,
@@ -148,13 +161,20 @@ async fn build(config: Config) -> Result<Parts, Error> {
         info!(source = %selection.type_name, families = %families.join(","), "address source chosen");
         bindings.push(SourceBinding::new(source, selection.families));
     }
-    let mut engine = DdnsEngine::new(settings, provider, store);
+    let monitor = Arc::new(HealthMonitor::new(
+        settings.records.len(),
+        settings.startup_confirmations,
+    ));
+    let mut engine = DdnsEngine::new(settings, provider, store)
+        .with_observer(monitor.clone())
+        .with_state_contributor(monitor.clone());
     if let Some((name, plan)) = verifier {
         engine = engine.with_verifier(plan.build().await?);
         info!(verifier = %name, "published values are checked through DNS");
     }
     Ok(Parts {
         engine,
+        monitor,
         bindings,
         shutdown_timeout,
         once_timeout,

@@ -22,6 +22,7 @@ pub const CORE_VARIABLES: &[&str] = &[
     "DDNS_MIN_UPDATE_INTERVAL_SECS",
     "DDNS_EVENT_CHANNEL_CAPACITY",
     "DDNS_RECHECK_INTERVAL_SECS",
+    "DDNS_READY_CONFIRMATIONS",
     "DDNS_SHUTDOWN_TIMEOUT_SECS",
     "DDNS_ONCE_TIMEOUT_SECS",
     "DDNS_ALLOW_HTTP",
@@ -135,6 +136,10 @@ impl Config {
         out.push(Setting::new(
             "DDNS_RECHECK_INTERVAL_SECS",
             e.recheck_interval.map_or(0, |d| d.as_secs()),
+        ));
+        out.push(Setting::new(
+            "DDNS_READY_CONFIRMATIONS",
+            e.startup_confirmations,
         ));
         out.push(Setting::new(
             "DDNS_EVENT_CHANNEL_CAPACITY",
@@ -348,6 +353,7 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
     engine.event_capacity = env.number("DDNS_EVENT_CHANNEL_CAPACITY", 1000usize, 1..=1_000_000)?;
     let recheck = env.number("DDNS_RECHECK_INTERVAL_SECS", 3600u64, 0..=604_800)?;
     engine.recheck_interval = (recheck > 0).then(|| Duration::from_secs(recheck));
+    engine.startup_confirmations = env.number("DDNS_READY_CONFIRMATIONS", 2u32, 1..=10)?;
     let shutdown_timeout =
         Duration::from_secs(env.number("DDNS_SHUTDOWN_TIMEOUT_SECS", 30u64, 1..=3600)?);
     let once_timeout =
