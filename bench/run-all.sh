@@ -3,8 +3,8 @@
 # quotes them). Needs root: each part runs in a network namespace of its
 # own, which is removed on exit, also after an error or Ctrl-C.
 #
-#   sudo bench/run-all.sh           # the published figures (~27 min)
-#   sudo bench/run-all.sh --quick   # a smoke test (~3 min)
+#   sudo bench/run-all.sh           # the published figures (~38 min after the build)
+#   sudo bench/run-all.sh --quick   # a smoke test (~4 min after the build)
 #
 # 1. ddns-latency (crates/ddns-bench): netlink request -> provider call, in
 #    process, for an added address and for a replaced one.
@@ -15,6 +15,9 @@
 #    side by side on one namespace and one BIND (~23 min of the total, most
 #    of it waiting for ddclient's 60 s polls). Needs bind9 and bind9-utils;
 #    without ddclient installed, it measures ddnsd alone.
+# 4. bench/detect.py: the public address behind NAT (http source, three local
+#    echo services, dry-run provider): reconnect -> new address detected, and
+#    the requests and wake-ups of an idle daemon over 10 min (~11 min).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,11 +85,15 @@ echo
 echo "== address change -> BIND answers: ddnsd (rfc2136) beside ddclient (nsupdate)"
 if ! command -v named >/dev/null 2>&1 && [[ ! -x /usr/sbin/named ]]; then
 	echo "skipped: BIND is not installed (apt-get install bind9 bind9-utils)"
-	exit 0
+else
+	rfc2136=(--binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}")
+	if ! command -v ddclient >/dev/null 2>&1 && [[ ! -x /usr/sbin/ddclient ]]; then
+		echo "ddclient is not installed (apt-get install ddclient): ddnsd alone"
+		rfc2136+=(--no-ddclient)
+	fi
+	python3 bench/rfc2136.py "${rfc2136[@]}"
 fi
-rfc2136=(--binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}")
-if ! command -v ddclient >/dev/null 2>&1 && [[ ! -x /usr/sbin/ddclient ]]; then
-	echo "ddclient is not installed (apt-get install ddclient): ddnsd alone"
-	rfc2136+=(--no-ddclient)
-fi
-python3 bench/rfc2136.py "${rfc2136[@]}"
+
+echo
+echo "== public address behind NAT: reconnect -> detected, idle requests (http source, dry-run)"
+python3 bench/detect.py --binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}"

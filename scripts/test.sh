@@ -24,6 +24,8 @@ cd "$repo_root"
 #   python3:  static echo services (http.server) for the http source tests
 #   miniupnpd-nftables, nftables: a real NAT-PMP / PCP / UPnP-IGD gateway
 #             for the router detectors' tests (the tests create its chains)
+#   prometheus: promtool, which checks the metrics text and the example
+#             alert rules (docs/alerts); a container does not start its service
 packages=(
 	iproute2
 	procps
@@ -36,6 +38,7 @@ packages=(
 	miniupnpd-nftables
 	nftables
 	python3
+	prometheus
 )
 
 log() {

@@ -21,7 +21,9 @@ fn config_failure(error: &dyn Display) -> u8 {
 /// Variables that are set but that nothing read: most likely typing
 /// mistakes, shown with the closest known name.
 fn unknown_variables(env: &Env) -> Vec<String> {
-    env.unknown_ddns_variables(&registry().known_variables())
+    let mut known = registry().known_variables();
+    known.extend(crate::observe::variables());
+    env.unknown_ddns_variables(&known)
         .into_iter()
         .map(|(variable, suggestion)| match suggestion {
             Some(known) => format!("{variable} is not a known variable; did you mean {known}?"),
@@ -61,6 +63,10 @@ pub fn execute(command: Command, env: Env) -> u8 {
             return code;
         }
     };
+    let observe = match crate::observe::Observe::from_env(&env) {
+        Ok(observe) => observe,
+        Err(error) => return config_failure(&error),
+    };
     for hint in unknown_variables(&env) {
         warn!(hint = %hint, "unknown variable ignored");
     }
@@ -76,7 +82,7 @@ pub fn execute(command: Command, env: Env) -> u8 {
         "configuration loaded"
     );
     if command == Command::Check {
-        print_check(&config);
+        print_check(&config, &observe);
         return EXIT_OK;
     }
     if command == Command::Status {
@@ -101,15 +107,15 @@ pub fn execute(command: Command, env: Env) -> u8 {
     };
     let code = match command {
         Command::Once => runtime.block_on(run_once(config)),
-        _ => runtime.block_on(run_daemon(config)),
+        _ => runtime.block_on(run_daemon(config, observe)),
     };
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     code
 }
 
-fn print_check(config: &Config) {
+fn print_check(config: &Config, observe: &crate::observe::Observe) {
     println!("configuration is valid");
-    for setting in config.settings() {
+    for setting in config.settings().into_iter().chain(observe.settings()) {
         println!("{}={}", setting.name, setting.value);
     }
     println!("managed records:");
@@ -129,8 +135,8 @@ fn failure(error: &Error) -> u8 {
 
 struct Parts {
     engine: DdnsEngine,
-    #[allow(dead_code)]
     monitor: Arc<HealthMonitor>,
+    records: Vec<ddns_core::Record>,
     bindings: Vec<SourceBinding>,
     shutdown_timeout: std::time::Duration,
     once_timeout: std::time::Duration,
@@ -161,6 +167,7 @@ async fn build(config: Config) -> Result<Parts, Error> {
         info!(source = %selection.type_name, families = %families.join(","), "address source chosen");
         bindings.push(SourceBinding::new(source, selection.families));
     }
+    let records = settings.records.clone();
     let monitor = Arc::new(HealthMonitor::new(
         settings.records.len(),
         settings.startup_confirmations,
@@ -175,6 +182,7 @@ async fn build(config: Config) -> Result<Parts, Error> {
     Ok(Parts {
         engine,
         monitor,
+        records,
         bindings,
         shutdown_timeout,
         once_timeout,
@@ -190,7 +198,7 @@ async fn wait_for_signal() -> Result<&'static str, std::io::Error> {
     })
 }
 
-async fn run_daemon(config: Config) -> u8 {
+async fn run_daemon(config: Config, observe: crate::observe::Observe) -> u8 {
     let signals = wait_for_signal();
     tokio::pin!(signals);
     let parts = tokio::select! {
@@ -202,6 +210,8 @@ async fn run_daemon(config: Config) -> u8 {
     };
     let Parts {
         engine,
+        monitor,
+        records,
         bindings,
         shutdown_timeout,
         ..
@@ -209,10 +219,28 @@ async fn run_daemon(config: Config) -> u8 {
         Ok(parts) => parts,
         Err(error) => return failure(&error),
     };
+    let (engine, services) = match observe.start(engine, &records, &monitor).await {
+        Ok(started) => started,
+        Err(message) => {
+            error!(error = %message, "cannot start");
+            return EXIT_RUNTIME;
+        }
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = engine.run(bindings, async {
-        let _ = stopped.await;
-    });
+    let stop_services = services.stopper();
+    let run = async {
+        let engine = async {
+            let result = engine
+                .run(bindings, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            stop_services.stop();
+            result
+        };
+        let (result, ()) = tokio::join!(engine, services.run());
+        result
+    };
     tokio::pin!(run);
     let signal = tokio::select! {
         result = &mut run => return result.map_or_else(|e| failure(&e), |()| EXIT_OK),

@@ -22,6 +22,7 @@
 pub mod cli;
 mod daemon;
 pub mod logging;
+mod observe;
 mod status;
 
 use std::sync::Arc;

@@ -1,0 +1,153 @@
+//! The observers through the daemon: a provider outage makes it Degraded
+//! (`/readyz` 503, the health-check `/fail` ping, the failure counted in
+//! `/metrics`), and its end makes it Ready again (`/readyz` 200, a success
+//! ping). The provider is the Cloudflare stand-in, the address comes from
+//! an echo service, the pings go to a recording HTTP server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ddns_cloudflare_standin::{Fault, FaultKind, StandIn, TokenSpec};
+use ddns_testkit::{Daemon, FileEcho, HttpEcho};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ddnsd");
+const WAIT: Duration = Duration::from_secs(30);
+const TOKEN: &str = "observe-e2e-token-0f1e2d3c4b5a6978";
+
+/// `(status, body)` of a GET, through curl.
+fn get(url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "5", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn wait_until(what: &str, daemon: &Daemon, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} never happened; logs:\n{}",
+            daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_provider_outage_is_seen_in_readyz_pings_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ip"), "81.2.69.160\n").unwrap();
+    if Command::new("curl").arg("--version").output().is_err() {
+        ddns_testkit::skip_or_fail("a_provider_outage", "curl is not installed");
+        return;
+    }
+    let (Some(echo), Some(pings)) = (
+        FileEcho::start(dir.path()),
+        HttpEcho::on("127.0.0.1".parse().unwrap()).start("a_provider_outage"),
+    ) else {
+        ddns_testkit::skip_or_fail("a_provider_outage", "python3 is not installed");
+        return;
+    };
+    let cf = StandIn::start_in_thread();
+    cf.add_token(TOKEN, TokenSpec::user());
+    let zone = cf.add_zone("example.com");
+    let id = cf.add_record(&zone, "A", "home.example.com", "192.0.2.1");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(BIN);
+    command.env_clear().envs([
+        ("DDNS_RECORDS", "home.example.com"),
+        ("DDNS_PROVIDER_TYPE", "cloudflare"),
+        ("DDNS_PROVIDER_API_TOKEN", TOKEN),
+        ("DDNS_CLOUDFLARE_API_URL", &cf.url()),
+        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
+        ("DDNS_IP_SOURCE_TYPE", "http"),
+        ("DDNS_IP_SOURCE_URLS", &echo.url("/ip")),
+        ("DDNS_IP_SOURCE_POLL_INTERVAL_SECS", "1"),
+        ("DDNS_IP_SOURCE_TRIGGER", "none"),
+        ("DDNS_READY_CONFIRMATIONS", "1"),
+        ("DDNS_METRICS_ADDR", &metrics),
+        ("DDNS_HEALTHCHECK_URL", &pings.url("/ping/check-uuid")),
+    ]);
+    let daemon = Daemon::spawn(command);
+    let readyz = format!("http://{metrics}/readyz");
+    let paths = || -> Vec<String> { pings.hits().into_iter().map(|h| h.path).collect() };
+
+    // Ready: the record holds the address, /readyz 200, /start then a success ping.
+    wait_until("Ready", &daemon, || get(&readyz).0 == 200);
+    assert_eq!(cf.record(&id).unwrap().content, "81.2.69.160");
+    wait_until("the success ping", &daemon, || {
+        paths().iter().any(|p| p == "/ping/check-uuid")
+    });
+    assert_eq!(paths()[0], "/ping/check-uuid/start", "{:?}", paths());
+
+    // The provider fails: Degraded, /readyz 503 with the reason, /fail.
+    cf.inject(
+        Fault::new(FaultKind::Status {
+            status: 500,
+            code: 10001,
+            message: "Internal error".into(),
+        })
+        .method("PATCH")
+        .always(),
+    );
+    std::fs::write(dir.path().join("ip"), "81.2.69.161\n").unwrap();
+    wait_until("/readyz 503", &daemon, || get(&readyz).0 == 503);
+    let (_, body) = get(&readyz);
+    assert!(
+        body.starts_with(
+            "degraded: provider failing: Cloudflare: writing home.example.com A: HTTP 500"
+        ),
+        "{body}"
+    );
+    wait_until("the /fail ping", &daemon, || {
+        paths().iter().any(|p| p == "/ping/check-uuid/fail")
+    });
+    let (code, text) = get(&format!("http://{metrics}/metrics"));
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("ddns_readiness_state{state=\"degraded\"} 1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(
+            "ddns_record_updates_total{record=\"home.example.com\",type=\"A\",result=\"failed\"} 0"
+        ),
+        "{text}"
+    );
+
+    // The provider is back: the retry writes, Ready again, a success ping after /fail.
+    cf.clear_faults();
+    wait_until("the new address written", &daemon, || {
+        cf.record(&id).unwrap().content == "81.2.69.161"
+    });
+    wait_until("/readyz 200 again", &daemon, || get(&readyz).0 == 200);
+    wait_until("a success ping after /fail", &daemon, || {
+        let p = paths();
+        let fail = p.iter().position(|x| x == "/ping/check-uuid/fail");
+        fail.is_some_and(|f| p[f + 1..].iter().any(|x| x == "/ping/check-uuid"))
+    });
+    assert!(
+        daemon.logs().contains("from=recovering to=ready") || daemon.logs().contains("to=ready"),
+        "{}",
+        daemon.logs()
+    );
+    daemon.signal("TERM");
+    let out = daemon.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains(TOKEN) && !out.stderr.contains("check-uuid"));
+}
