@@ -155,6 +155,10 @@ fn build_client(
         .read_timeout(options.timeout)
         .timeout(options.timeout)
         .no_proxy()
+        // No connection is kept between rounds: after a reconnect a kept
+        // one leaves from an address that no longer exists and only times
+        // out, and a kept one would also wake the daemon to expire it.
+        .pool_max_idle_per_host(0)
         .redirect(redirect_policy(options.allow_http))
         .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")));
     for (host, addresses) in &options.resolve {

@@ -184,6 +184,18 @@ impl Watch {
         }
     }
 
+    /// Lifts every detector's back-off pause, keeping the failure counts
+    /// (a detector that fails again is paused again at once).
+    fn forgive_failures(&mut self) {
+        let paused = self.backoff.iter().filter(|b| b.until.is_some()).count();
+        if paused > 0 {
+            debug!(source = %self.inner.name, paused, "network changed; asking paused detectors again");
+        }
+        for backoff in &mut self.backoff {
+            backoff.until = None;
+        }
+    }
+
     /// One detection round for every family.
     async fn round(&mut self) {
         let inner = self.inner.clone();
@@ -252,6 +264,10 @@ impl Watch {
                     continue;
                 };
                 if triggered {
+                    // The network changed: failures seen before (often
+                    // "network unreachable" during the reconnect itself)
+                    // say nothing about the services now.
+                    self.forgive_failures();
                     tokio::time::sleep(self.inner.settings.debounce).await;
                     // Fold the rest of the burst into this detection.
                     if let Some(trigger) = self.trigger.as_mut() {

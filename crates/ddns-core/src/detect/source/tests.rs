@@ -275,3 +275,44 @@ async fn an_ended_trigger_falls_back_to_polling_without_spinning() {
         "asked at 0, 300, 600 and 900 s, not in a loop"
     );
 }
+
+/// A reconnect: the trigger fires while the link is down (every service
+/// unreachable, so all are paused), then again when it is back: the second
+/// round must ask them, not wait out their pauses until the next poll.
+#[tokio::test(start_paused = true)]
+async fn a_network_change_lifts_the_pauses_of_failed_detectors() {
+    let a = Scripted::new(
+        "a",
+        &[
+            Ok("81.2.69.160"),
+            Err("network unreachable"),
+            Ok("81.2.69.161"),
+        ],
+    );
+    let b = Scripted::new(
+        "b",
+        &[
+            Ok("81.2.69.160"),
+            Err("network unreachable"),
+            Ok("81.2.69.161"),
+        ],
+    );
+    let (tx, rx) = mpsc::unbounded_channel();
+    let trigger: Arc<dyn Trigger> = Arc::new(ChannelTrigger(Mutex::new(Some(rx))));
+    let mut events = source(&[&a, &b], Some(trigger)).watch();
+    assert_eq!(
+        next_within(&mut events, Duration::from_secs(1)).await,
+        Some(observed("81.2.69.160"))
+    );
+    // Link down: a triggered round where both fail (each paused 30 s).
+    tx.send(()).unwrap();
+    assert_eq!(next_within(&mut events, Duration::from_secs(2)).await, None);
+    assert_eq!((a.calls(), b.calls()), (2, 2));
+    // Link back 2 s later: asked again at once, the new address follows.
+    tx.send(()).unwrap();
+    assert_eq!(
+        next_within(&mut events, Duration::from_secs(1)).await,
+        Some(observed("81.2.69.161")),
+        "the pauses of the outage must not hold the reconnect back"
+    );
+}
