@@ -149,6 +149,7 @@
 
 mod config;
 mod follow;
+mod gateway;
 mod kernel;
 mod network;
 mod stable;
@@ -166,6 +167,7 @@ use futures_util::stream::BoxStream;
 use ddns_core::{AddressSnapshot, IpEvent, IpFamily, IpSource, SelectionPolicy, SourceError};
 
 pub use config::{INTERFACE_VARIABLE, NetlinkSourceFactory};
+pub use gateway::{Gateway, GatewayStatus, NeighbourState, default_gateway};
 pub use stable::{HostIpv6Addresses, host_ipv6_addresses};
 pub use trigger::NetlinkTrigger;
 

@@ -1,6 +1,7 @@
 //! What watches the engine besides its logs: metrics and health endpoints,
-//! configured from the environment, started beside the engine and stopped
-//! with it. Nothing here runs, or arms a timer, unless configured.
+//! health-check pings and notifications, network probes and the recovery
+//! action; configured from the environment, started beside the engine and
+//! stopped with it. Nothing here runs, or arms a timer, unless configured.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use ddns_core::health::HealthMonitor;
 use ddns_core::{DdnsEngine, Record, Setting};
 use ddns_metrics::{Metrics, MetricsConfig};
 use ddns_notify::{Notifier, NotifyConfig};
+use ddns_probe::ProbeConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
@@ -23,6 +25,7 @@ pub(crate) fn variables() -> Vec<&'static str> {
 pub(crate) struct Observe {
     metrics: Option<MetricsConfig>,
     notify: Option<NotifyConfig>,
+    probe: Option<ProbeConfig>,
 }
 
 impl Observe {
@@ -30,6 +33,7 @@ impl Observe {
         Ok(Self {
             metrics: MetricsConfig::from_env(env)?,
             notify: NotifyConfig::from_env(env)?,
+            probe: ProbeConfig::from_env(env)?,
         })
     }
 
@@ -42,6 +46,10 @@ impl Observe {
         match &self.notify {
             Some(notify) => out.extend(notify.settings()),
             None => out.push(Setting::new("notifications", "(none configured)")),
+        }
+        match &self.probe {
+            Some(probe) => out.extend(probe.settings()),
+            None => out.push(Setting::new("probes", "(none configured)")),
         }
         out
     }
@@ -60,6 +68,7 @@ impl Observe {
             stopped,
             metrics: None,
             notifier: None,
+            probe: self.probe.map(|config| (config, monitor.clone())),
         };
         if let Some(config) = self.notify {
             // Subscribes now, before the engine reports anything.
@@ -85,6 +94,7 @@ pub(crate) struct Services {
     stopped: watch::Receiver<bool>,
     metrics: Option<(TcpListener, Arc<Metrics>, Arc<HealthMonitor>)>,
     notifier: Option<Notifier>,
+    probe: Option<(ProbeConfig, Arc<HealthMonitor>)>,
 }
 
 /// Stops the services.
@@ -119,6 +129,14 @@ impl Services {
                 notifier.run(wait(stopped.clone())).await;
             }
         };
-        tokio::join!(metrics, notifier);
+        let probe = async {
+            if let Some((config, monitor)) = self.probe {
+                tokio::select! {
+                    () = ddns_probe::run(config, monitor) => {}
+                    () = wait(stopped.clone()) => {}
+                }
+            }
+        };
+        tokio::join!(metrics, notifier, probe);
     }
 }

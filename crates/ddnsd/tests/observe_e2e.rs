@@ -151,3 +151,113 @@ fn a_provider_outage_is_seen_in_readyz_pings_and_metrics() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(!out.stderr.contains(TOKEN) && !out.stderr.contains("check-uuid"));
 }
+
+#[test]
+fn a_failing_wan_probe_degrades_with_a_network_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ip"), "81.2.69.160\n").unwrap();
+    if Command::new("curl").arg("--version").output().is_err() {
+        ddns_testkit::skip_or_fail("a_failing_wan_probe", "curl is not installed");
+        return;
+    }
+    let Some(echo) = FileEcho::start(dir.path()) else {
+        ddns_testkit::skip_or_fail("a_failing_wan_probe", "python3 is not installed");
+        return;
+    };
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let dead = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(BIN);
+    command.env_clear().envs([
+        ("DDNS_RECORDS", "home.example.com"),
+        ("DDNS_PROVIDER_TYPE", "dry-run"),
+        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
+        ("DDNS_IP_SOURCE_TYPE", "http"),
+        ("DDNS_IP_SOURCE_URLS", &echo.url("/ip")),
+        ("DDNS_IP_SOURCE_TRIGGER", "none"),
+        ("DDNS_READY_CONFIRMATIONS", "1"),
+        ("DDNS_METRICS_ADDR", &metrics),
+        ("DDNS_PROBE_WAN", &dead),
+        ("DDNS_PROBE_TIMEOUT_SECS", "1"),
+        ("DDNS_PROBE_INTERVAL_SECS", "5"),
+        ("DDNS_PROBE_EVERY_SECS", "5"),
+    ]);
+    let daemon = Daemon::spawn(command);
+    let readyz = format!("http://{metrics}/readyz");
+    daemon.wait_for("to=ready", WAIT);
+    wait_until("/readyz 503 for the network", &daemon, || {
+        get(&readyz).1.starts_with("degraded: network down: ")
+    });
+    let (code, body) = get(&readyz);
+    assert_eq!(code, 503);
+    assert!(body.contains(&dead), "the probe's target is named: {body}");
+    daemon.signal("TERM");
+    let out = daemon.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn check_shows_the_observers_and_names_a_bad_variable() {
+    let run = |extra: &[(&str, &str)]| {
+        let out = Command::new(BIN)
+            .arg("check")
+            .env_clear()
+            .envs([
+                ("DDNS_RECORDS", "home.example.com"),
+                ("DDNS_PROVIDER_TYPE", "dry-run"),
+            ])
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, stdout, _) = run(&[]);
+    assert_eq!(code, Some(0));
+    for line in [
+        "DDNS_METRICS_ADDR=(off)",
+        "notifications=(none configured)",
+        "probes=(none configured)",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
+    }
+    let secret = "hc-secret-uuid-12345";
+    let (code, stdout, stderr) = run(&[
+        ("DDNS_METRICS_ADDR", "127.0.0.1:9851"),
+        (
+            "DDNS_HEALTHCHECK_URL",
+            &format!("https://hc-ping.com/{secret}"),
+        ),
+        ("DDNS_PROBE_WAN", "1.1.1.1:443"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("DDNS_METRICS_ADDR=127.0.0.1:9851"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("https://hc-ping.com"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    for (variable, value, message) in [
+        (
+            "DDNS_METRICS_ADDR",
+            "localhost:9851",
+            "Configuration error: DDNS_METRICS_ADDR: 'localhost:9851' is not an IP address and port",
+        ),
+        (
+            "DDNS_HEALTHCHECK_URL",
+            "http://hc.example.net/x",
+            "Configuration error: DDNS_HEALTHCHECK_URL: http://hc.example.net is not encrypted",
+        ),
+        (
+            "DDNS_RECOVERY_URL",
+            "https://plug.example.net/cycle",
+            "Configuration error: DDNS_RECOVERY_URL:",
+        ),
+    ] {
+        let (code, _, stderr) = run(&[(variable, value)]);
+        assert_eq!(code, Some(1), "{variable}: {stderr}");
+        assert!(stderr.contains(message), "{variable}: {stderr}");
+    }
+}
