@@ -116,4 +116,6 @@ status=0
 cargo nextest run --workspace --all-targets --no-fail-fast "$@" || status=$?
 # nextest does not run doctests; run them even when a test above failed.
 cargo test --workspace --doc || status=$?
+# Every log event the code can emit is documented in docs/OBSERVABILITY.md.
+python3 scripts/log-events.py --check || status=$?
 exit "$status"
