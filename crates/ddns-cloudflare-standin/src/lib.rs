@@ -15,6 +15,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let _ = rustls::crypto::ring::default_provider().install_default();
 //! let cf = StandIn::start().await;
 //! cf.add_token("secret-token", TokenSpec::user());
 //! let zone = cf.add_zone("example.com");

@@ -63,7 +63,9 @@ async fn authentication_errors_follow_the_real_api() {
         answer.body["errors"][0]["error_chain"][0]["message"],
         "Invalid format for Authorization header"
     );
-    let basic = reqwest::Client::new()
+    let basic = support::builder()
+        .build()
+        .unwrap()
         .get(format!("{}/zones", cf.url()))
         .header("authorization", format!("Basic {TOKEN}"))
         .send()
@@ -586,7 +588,7 @@ async fn invalid_writes_are_refused_with_the_api_codes() {
     );
 
     // Content type and JSON.
-    let client = reqwest::Client::new();
+    let client = support::builder().build().unwrap();
     let response = client
         .post(format!("{}{path}", cf.url()))
         .bearer_auth(TOKEN)

@@ -72,7 +72,9 @@ async fn faults_hit_only_matching_requests_and_as_often_as_asked() {
 async fn dropped_connection_gets_no_answer() {
     let cf = standin().await;
     cf.inject(Fault::new(FaultKind::Drop));
-    let error = reqwest::Client::new()
+    let error = support::builder()
+        .build()
+        .unwrap()
         .get(format!("{}/zones", cf.url()))
         .bearer_auth(TOKEN)
         .send()
@@ -125,7 +127,7 @@ fn dropped_connection_closes_without_a_byte_on_a_thread_standin() {
 async fn delay_makes_clients_time_out_then_answers_normally() {
     let cf = standin().await;
     cf.inject(Fault::new(FaultKind::Delay(Duration::from_millis(600))).times(2));
-    let error = reqwest::Client::builder()
+    let error = support::builder()
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap()
@@ -146,7 +148,7 @@ async fn html_challenge_and_garbage_are_not_the_envelope() {
     let cf = standin().await;
     cf.inject(Fault::new(FaultKind::HtmlChallenge { status: 403 }));
     cf.inject(Fault::new(FaultKind::Garbage));
-    let client = reqwest::Client::new();
+    let client = support::builder().build().unwrap();
 
     let response = client
         .get(format!("{}/zones", cf.url()))

@@ -61,7 +61,10 @@ pub async fn call(
     body: Option<Value>,
 ) -> Answer {
     let method = Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", cf.url()));
+    let mut request = builder()
+        .build()
+        .unwrap()
+        .request(method, format!("{}{path}", cf.url()));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -98,4 +101,11 @@ pub async fn get(cf: &StandIn, path: &str) -> Answer {
 /// With the test token.
 pub async fn send(cf: &StandIn, method: &str, path: &str, body: Value) -> Answer {
     call(cf, method, path, Some(TOKEN), Some(body)).await
+}
+
+/// A client builder. The workspace builds reqwest with rustls and no
+/// default crypto provider (the product picks ring); give it that one.
+pub fn builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy()
 }

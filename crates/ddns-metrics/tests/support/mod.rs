@@ -81,6 +81,9 @@ impl Served {
 
 /// An HTTP client that ignores proxy variables.
 pub(crate) fn client() -> reqwest::Client {
+    // The workspace builds reqwest with rustls and no default crypto
+    // provider (the product picks ring); give it that one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
