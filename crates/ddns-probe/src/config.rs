@@ -165,8 +165,8 @@ impl ProbeConfig {
                     _ => Method::Post,
                 };
                 let rules = RecoveryRules {
-                    after: secs(env.number(RECOVERY_AFTER, 600u64, 60..=604_800)?),
-                    cooldown: secs(env.number(RECOVERY_COOLDOWN, 1800u64, 60..=604_800)?),
+                    after: secs(env.number(RECOVERY_AFTER, 600u64, 10..=604_800)?),
+                    cooldown: secs(env.number(RECOVERY_COOLDOWN, 1800u64, 10..=604_800)?),
                     max_attempts: env.number(RECOVERY_MAX_ATTEMPTS, 3u32, 1..=100)?,
                 };
                 Some(RecoveryConfig { url, method, rules })

@@ -261,3 +261,56 @@ fn check_shows_the_observers_and_names_a_bad_variable() {
         assert!(stderr.contains(message), "{variable}: {stderr}");
     }
 }
+
+#[test]
+fn the_recovery_request_goes_once_per_cooldown_up_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ip"), "81.2.69.160\n").unwrap();
+    let (Some(echo), Some(plug)) = (
+        FileEcho::start(dir.path()),
+        HttpEcho::on("127.0.0.1".parse().unwrap()).start("the_recovery_request"),
+    ) else {
+        ddns_testkit::skip_or_fail("the_recovery_request", "python3 is not installed");
+        return;
+    };
+    let dead = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(BIN);
+    command.env_clear().envs([
+        ("DDNS_RECORDS", "home.example.com"),
+        ("DDNS_PROVIDER_TYPE", "dry-run"),
+        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
+        ("DDNS_IP_SOURCE_TYPE", "http"),
+        ("DDNS_IP_SOURCE_URLS", &echo.url("/ip")),
+        ("DDNS_IP_SOURCE_TRIGGER", "none"),
+        ("DDNS_READY_CONFIRMATIONS", "1"),
+        ("DDNS_PROBE_WAN", &dead),
+        ("DDNS_PROBE_TIMEOUT_SECS", "1"),
+        ("DDNS_PROBE_INTERVAL_SECS", "5"),
+        ("DDNS_PROBE_EVERY_SECS", "5"),
+        ("DDNS_RECOVERY_URL", &plug.url("/power/cycle-secret")),
+        ("DDNS_RECOVERY_METHOD", "GET"),
+        ("DDNS_RECOVERY_AFTER_SECS", "10"),
+        ("DDNS_RECOVERY_COOLDOWN_SECS", "10"),
+        ("DDNS_RECOVERY_MAX_ATTEMPTS", "2"),
+    ]);
+    let daemon = Daemon::spawn(command);
+    let calls = || plug.hits().len();
+    wait_until("the first recovery request", &daemon, || calls() >= 1);
+    let first = Instant::now();
+    wait_until("the second recovery request", &daemon, || calls() >= 2);
+    assert!(
+        first.elapsed() >= Duration::from_secs(5),
+        "the second request waited for the cooldown"
+    );
+    // The limit of two per outage: nothing more while the outage lasts.
+    std::thread::sleep(Duration::from_secs(25));
+    assert_eq!(calls(), 2, "{}", daemon.logs());
+    assert!(plug.hits().iter().all(|h| h.path == "/power/cycle-secret"));
+    daemon.signal("TERM");
+    let out = daemon.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("cycle-secret"),
+        "the recovery URL's path is a secret"
+    );
+}

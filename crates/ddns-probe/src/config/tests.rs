@@ -204,9 +204,9 @@ fn values_are_checked_with_the_variable_named() {
             vec![
                 wan,
                 ("DDNS_RECOVERY_URL", "https://plug.example/x"),
-                ("DDNS_RECOVERY_AFTER_SECS", "10"),
+                ("DDNS_RECOVERY_AFTER_SECS", "9"),
             ],
-            "DDNS_RECOVERY_AFTER_SECS: 10 is out of range (expected 60..=604800)",
+            "DDNS_RECOVERY_AFTER_SECS: 9 is out of range (expected 10..=604800)",
         ),
         (
             vec![
