@@ -48,9 +48,11 @@ def events():
         if crate in SKIP_CRATES or "tests" in path.parts or path.name == "tests.rs":
             continue
         text = path.read_text()
-        cut = text.find("#[cfg(test)]")
-        if cut >= 0:
-            text = text[:cut]
+        # An inline test module (`#[cfg(test)] mod tests { … }`) ends the
+        # product code; a `#[cfg(test)] mod tests;` declaration does not.
+        inline = re.search(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*\{", text)
+        if inline:
+            text = text[: inline.start()]
         for level, args, _ in calls(text):
             strings = STRING.findall(args)
             if not strings:

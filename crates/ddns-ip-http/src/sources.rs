@@ -11,15 +11,16 @@ use crate::dns::DnsEndpoint;
 use crate::http::{origin, url_families};
 
 /// The services the `http` type asks when `DDNS_IP_SOURCE_URLS` is unset:
-/// four per family, from three operators (ipify, Cloudflare, which also
-/// runs icanhazip, and ifconfig.co).
+/// four per family, each from a different operator (ipify, icanhazip,
+/// ident.me, ifconfig.co), so that no single operator can form the
+/// default quorum.
 pub const DEFAULT_HTTP_SOURCES: &[&str] = &[
     "ipv4:https://api.ipify.org",
     "ipv4:https://ipv4.icanhazip.com",
-    "https://1.1.1.1/cdn-cgi/trace",
+    "ipv4:https://v4.ident.me",
     "ipv6:https://api64.ipify.org",
     "ipv6:https://ipv6.icanhazip.com",
-    "https://[2606:4700:4700::1111]/cdn-cgi/trace",
+    "ipv6:https://v6.ident.me",
     "https://ifconfig.co/ip",
 ];
 

@@ -53,6 +53,9 @@ impl Api {
             .connect_timeout(timeout)
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            // The API never redirects; a redirect is an unexpected answer,
+            // not something to follow with the token.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ddns/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| describe(e, timeout))?;

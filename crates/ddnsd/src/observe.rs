@@ -17,7 +17,12 @@ use tracing::info;
 
 /// Every variable read here.
 pub(crate) fn variables() -> Vec<&'static str> {
-    [ddns_metrics::VARIABLES, ddns_notify::VARIABLES].concat()
+    [
+        ddns_metrics::VARIABLES,
+        ddns_notify::VARIABLES,
+        ddns_probe::VARIABLES,
+    ]
+    .concat()
 }
 
 /// The validated configuration of the observers.

@@ -231,6 +231,8 @@ fn check_shows_the_observers_and_names_a_bad_variable() {
             &format!("https://hc-ping.com/{secret}"),
         ),
         ("DDNS_PROBE_WAN", "1.1.1.1:443"),
+        ("DDNS_PROBE_TIMEOUT_SECS", "3"),
+        ("DDNS_NOTIFY_TIMEOUT_SECS", "5"),
     ]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
@@ -239,6 +241,10 @@ fn check_shows_the_observers_and_names_a_bad_variable() {
     );
     assert!(stdout.contains("https://hc-ping.com"), "{stdout}");
     assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    assert!(
+        !stderr.contains("not a known variable"),
+        "every observer variable is known: {stderr}"
+    );
     for (variable, value, message) in [
         (
             "DDNS_METRICS_ADDR",

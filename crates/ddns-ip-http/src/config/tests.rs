@@ -76,7 +76,7 @@ fn without_urls_each_type_takes_its_built_in_list() {
     let http = plan(&HttpSourceFactory::http(), &[], BOTH);
     assert_eq!(
         setting(http.as_ref(), URLS_VARIABLE),
-        "(built-in) ipv4:https://api.ipify.org, ipv4:https://ipv4.icanhazip.com, https://1.1.1.1, ipv6:https://api64.ipify.org, ipv6:https://ipv6.icanhazip.com, https://[2606:4700:4700::1111], https://ifconfig.co"
+        "(built-in) ipv4:https://api.ipify.org, ipv4:https://ipv4.icanhazip.com, ipv4:https://v4.ident.me, ipv6:https://api64.ipify.org, ipv6:https://ipv6.icanhazip.com, ipv6:https://v6.ident.me, https://ifconfig.co"
     );
     assert_eq!(
         setting(http.as_ref(), QUORUM_VARIABLE),
@@ -97,7 +97,7 @@ fn without_urls_each_type_takes_its_built_in_list() {
     let v4 = plan(&HttpSourceFactory::http(), &[], &[IpFamily::V4]);
     assert_eq!(
         setting(v4.as_ref(), URLS_VARIABLE),
-        "(built-in) ipv4:https://api.ipify.org, ipv4:https://ipv4.icanhazip.com, https://1.1.1.1, https://ifconfig.co"
+        "(built-in) ipv4:https://api.ipify.org, ipv4:https://ipv4.icanhazip.com, ipv4:https://v4.ident.me, https://ifconfig.co"
     );
 }
 
