@@ -54,6 +54,19 @@ impl FileStateStore {
             warn!(path = %path.display(), error = %source, "cannot create the state directory; state will be kept in memory until it can be written");
         }
         let lock = take_lock(&path)?;
+        // A file from a newer ddns must not be replaced by this one's
+        // format: refuse to start rather than lose what it holds.
+        for candidate in [path.clone(), sibling(&path, "bak")] {
+            if let Some(version) = newer_version(&candidate) {
+                return Err(Error::Startup {
+                    component: "the file state store".into(),
+                    message: format!(
+                        "{} was written in format version {version} by a newer ddnsd (this one reads version {STATE_FORMAT_VERSION}); run the newer ddnsd, or move the file away to start afresh",
+                        candidate.display()
+                    ),
+                });
+            }
+        }
         Ok(Self {
             path,
             _lock: lock,
@@ -190,6 +203,23 @@ fn take_lock(path: &Path) -> Result<Option<File>> {
             Ok(None)
         }
     }
+}
+
+/// The format version of a state file written by a newer build, if the
+/// file at `path` is one.
+fn newer_version(path: &Path) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Header {
+        format: String,
+        version: u32,
+    }
+    let metadata = fs::metadata(path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_STATE_FILE {
+        return None;
+    }
+    let header: Header = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
+    (header.format == FORMAT_TAG && header.version > STATE_FORMAT_VERSION)
+        .then_some(header.version)
 }
 
 fn read_state(path: &Path) -> io::Result<StateSnapshot> {

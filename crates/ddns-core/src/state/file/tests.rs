@@ -101,3 +101,22 @@ fn a_second_store_on_the_same_path_is_refused() {
     assert!(matches!(err, Error::StateLocked { .. }));
     assert!(err.to_string().contains("locked by another ddnsd process"));
 }
+
+#[test]
+fn a_file_from_a_newer_build_is_refused_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let newer = br#"{"format":"ddns-state","version":2,"records":{},"new_field":1}"#;
+    std::fs::write(&path, newer).unwrap();
+    let err = FileStateStore::open(&path).expect_err("newer format");
+    assert!(
+        err.to_string().contains(
+            "was written in format version 2 by a newer ddnsd (this one reads version 1)"
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), newer, "left as it was");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(dir.path().join("state.json.bak"), newer).unwrap();
+    assert!(FileStateStore::open(&path).is_err(), "a newer backup too");
+}
