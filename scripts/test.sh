@@ -26,6 +26,14 @@ cd "$repo_root"
 #             for the router detectors' tests (the tests create its chains)
 #   prometheus: promtool, which checks the metrics text and the example
 #             alert rules (docs/alerts); a container does not start its service
+#   systemd:  systemd-analyze, which verifies the unit and rates its hardening
+#             (deploy/systemd); nothing is started
+#   ShellCheck: lints deploy/install-systemd.sh
+#   file:     tells that the container image's binary is static
+#   util-linux: setpriv and unshare, to run ddnsd without privileges and in an
+#             otherwise empty root directory (as in the container image)
+#   python3-venv: the virtual environment of kubernetes-validate (Kubernetes
+#             manifest schemas, from PyPI)
 packages=(
 	iproute2
 	procps
@@ -39,6 +47,11 @@ packages=(
 	nftables
 	python3
 	prometheus
+	systemd
+	shellcheck
+	file
+	util-linux
+	python3-venv
 )
 
 log() {
@@ -106,6 +119,27 @@ fi
 as_root=()
 install_packages
 
+# Kubernetes manifests (crates/ddnsd/tests/deploy_k8s.rs): kubernetes-validate
+# checks them against the API schemas it bundles (no cluster, no network at
+# test time), from PyPI, pinned, in a virtual environment under target/.
+k8s_venv="$repo_root/target/venv-k8s"
+k8s_validate_version=1.37.0
+install_k8s_validator() {
+	if [[ "$("$k8s_venv/bin/kubernetes-validate" --version 2>/dev/null)" == "$k8s_validate_version" ]]; then
+		return 0
+	fi
+	log "installing kubernetes-validate $k8s_validate_version into target/venv-k8s"
+	rm -rf "$k8s_venv"
+	if ! python3 -m venv "$k8s_venv" ||
+		! "$k8s_venv/bin/pip" install --quiet --disable-pip-version-check \
+			"kubernetes-validate==$k8s_validate_version"; then
+		log "cannot install kubernetes-validate; the Kubernetes manifest tests will skip,"
+		log "or fail under DDNS_REQUIRE_SYSTEM_TESTS=1"
+	fi
+}
+install_k8s_validator
+export DDNS_K8S_VALIDATE="$k8s_venv/bin/kubernetes-validate"
+
 # Only the caller decides whether system tests may skip; never set it here.
 if [[ -n "${DDNS_REQUIRE_SYSTEM_TESTS:-}" ]]; then
 	export DDNS_REQUIRE_SYSTEM_TESTS
@@ -113,6 +147,27 @@ if [[ -n "${DDNS_REQUIRE_SYSTEM_TESTS:-}" ]]; then
 fi
 
 status=0
+
+# The container image's binary (deploy/docker/Dockerfile runs the same
+# command): static, so that it runs alone in a `FROM scratch` image. A
+# target directory of its own keeps it from invalidating the other builds;
+# a fresh build takes about 2 minutes on 2 cores. tests/container.rs runs it.
+static_target=x86_64-unknown-linux-gnu
+if [[ -n "${DDNS_STATIC_BINARY:-}" ]]; then
+	log "DDNS_STATIC_BINARY=$DDNS_STATIC_BINARY: using that static binary"
+	export DDNS_STATIC_BINARY
+elif [[ "$(uname -s)-$(uname -m)" == Linux-x86_64 ]]; then
+	log "building the static binary (target/static)"
+	if RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked -p ddnsd \
+		--target "$static_target" --target-dir target/static; then
+		export DDNS_STATIC_BINARY="$repo_root/target/static/$static_target/release/ddnsd"
+	else
+		status=1
+	fi
+else
+	log "not x86_64 Linux: the container tests skip (or fail under DDNS_REQUIRE_SYSTEM_TESTS=1)"
+fi
+
 cargo nextest run --workspace --all-targets --no-fail-fast "$@" || status=$?
 # nextest does not run doctests; run them even when a test above failed.
 cargo test --workspace --doc || status=$?

@@ -14,6 +14,8 @@ pub enum Command {
     Once,
     /// Print what the state file says, without a running daemon.
     Status,
+    /// Tell whether the running daemon is alive, for container health checks.
+    Healthcheck,
     /// Print the version.
     Version,
     /// Print the usage.
@@ -33,6 +35,10 @@ Commands:
   once       converge every record once and exit: 0 when all hold the address, 2 otherwise
   status     print the records, readiness and availability kept in the state file
              (DDNS_STATE_STORE_TYPE=file); works beside a running daemon
+  healthcheck
+             is the daemon alive? asks /healthz on DDNS_METRICS_ADDR, or else checks
+             that a daemon holds the state file and keeps it fresh; exit 0 healthy,
+             2 unhealthy, 1 when neither is configured
   version    print the version (also --version, -V)
   help       print this text (also --help, -h)
 
@@ -52,6 +58,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         Some("check") => Command::Check,
         Some("once") => Command::Once,
         Some("status") => Command::Status,
+        Some("healthcheck") => Command::Healthcheck,
         Some("version" | "--version" | "-V") => Command::Version,
         Some("help" | "--help" | "-h") => Command::Help,
         _ => {
@@ -78,6 +85,7 @@ mod tests {
         assert_eq!(parse_strs(&["check"]), Ok(Command::Check));
         assert_eq!(parse_strs(&["once"]), Ok(Command::Once));
         assert_eq!(parse_strs(&["status"]), Ok(Command::Status));
+        assert_eq!(parse_strs(&["healthcheck"]), Ok(Command::Healthcheck));
         assert_eq!(parse_strs(&["--version"]), Ok(Command::Version));
         let err = parse_strs(&["frobnicate"]).expect_err("unknown");
         assert!(err.starts_with("ddnsd: unknown command 'frobnicate'"));

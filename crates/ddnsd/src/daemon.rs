@@ -1,4 +1,5 @@
-//! The three ways of running: `check`, `once` and the daemon itself.
+//! The ways of running: `check`, `status`, `once` and the daemon itself
+//! (`healthcheck` is in its own module).
 
 use std::fmt::Display;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::{Command, USAGE};
 use crate::logging::LogSettings;
+use crate::systemd::Systemd;
 use crate::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME, VERSION, registry};
 
 fn config_failure(error: &dyn Display) -> u8 {
@@ -43,6 +45,9 @@ pub fn execute(command: Command, env: Env) -> u8 {
             println!("{USAGE}");
             return EXIT_OK;
         }
+        // Reads only what it needs: it runs every few seconds beside the
+        // daemon, and must not depend on the daemon's secrets.
+        Command::Healthcheck => return crate::healthcheck::run(&env),
         Command::Run | Command::Check | Command::Once | Command::Status => {}
     }
     let log = match LogSettings::from_env(&env) {
@@ -50,6 +55,12 @@ pub fn execute(command: Command, env: Env) -> u8 {
         Err(error) => return config_failure(&error),
     };
     log.install();
+    if command == Command::Status {
+        // Only the state store's variables: an administrator's shell does
+        // not hold the service's secrets (systemd credentials, Docker
+        // secrets), and the state file does not need them.
+        return status(&env);
+    }
     if command == Command::Run {
         info!(version = VERSION, "starting");
     }
@@ -85,16 +96,6 @@ pub fn execute(command: Command, env: Env) -> u8 {
         print_check(&config, &observe);
         return EXIT_OK;
     }
-    if command == Command::Status {
-        return match env.get("DDNS_STATE_STORE_PATH") {
-            Ok(Some(path)) if config.state_store_type == "file" => {
-                crate::status::print(std::path::Path::new(&path))
-            }
-            _ => config_failure(
-                &"DDNS_STATE_STORE_TYPE: status reads the state file; it needs DDNS_STATE_STORE_TYPE=file and DDNS_STATE_STORE_PATH",
-            ),
-        };
-    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -111,6 +112,20 @@ pub fn execute(command: Command, env: Env) -> u8 {
     };
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+fn status(env: &Env) -> u8 {
+    let store = env.get("DDNS_STATE_STORE_TYPE");
+    let path = env.get("DDNS_STATE_STORE_PATH");
+    match (store, path) {
+        (Err(error), _) | (_, Err(error)) => config_failure(&error),
+        (Ok(Some(store)), Ok(Some(path))) if store.trim().eq_ignore_ascii_case("file") => {
+            crate::status::print(std::path::Path::new(&path))
+        }
+        _ => config_failure(
+            &"DDNS_STATE_STORE_TYPE: status reads the state file; it needs DDNS_STATE_STORE_TYPE=file and DDNS_STATE_STORE_PATH",
+        ),
+    }
 }
 
 fn print_check(config: &Config, observe: &crate::observe::Observe) {
@@ -192,24 +207,43 @@ async fn build(config: Config) -> Result<Parts, Error> {
 async fn wait_for_signal() -> Result<&'static str, std::io::Error> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
-    })
+    // SIGHUP would otherwise end the process on the spot; there is nothing
+    // to reload (the environment is read once), so say how to apply changes.
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return Ok("SIGTERM"),
+            _ = interrupt.recv() => return Ok("SIGINT"),
+            _ = hangup.recv() => warn!(
+                "SIGHUP ignored: the configuration is read from the environment at start; restart the daemon to apply a change"
+            ),
+        }
+    }
 }
 
 async fn run_daemon(config: Config, observe: crate::observe::Observe) -> u8 {
+    let systemd = Systemd::from_process();
+    // The keep-alives run from the first moment: systemd's watchdog runs
+    // during start-up too, which may wait on a slow provider.
+    tokio::select! {
+        code = serve(config, observe, &systemd) => code,
+        never = systemd.keep_alive() => match never {},
+    }
+}
+
+async fn serve(config: Config, observe: crate::observe::Observe, systemd: &Systemd) -> u8 {
     let signals = wait_for_signal();
     tokio::pin!(signals);
     let parts = tokio::select! {
         parts = build(config) => parts,
         signal = &mut signals => {
             info!(signal = signal.unwrap_or("unknown"), "shutdown signal received before start-up finished");
+            systemd.stopping();
             return EXIT_OK;
         }
     };
     let Parts {
-        engine,
+        mut engine,
         monitor,
         records,
         bindings,
@@ -219,6 +253,10 @@ async fn run_daemon(config: Config, observe: crate::observe::Observe) -> u8 {
         Ok(parts) => parts,
         Err(error) => return failure(&error),
     };
+    let (started_observer, started) = systemd.start_signal();
+    if let Some(observer) = started_observer {
+        engine = engine.with_observer(Arc::new(observer));
+    }
     let (engine, services) = match observe.start(engine, &records, &monitor).await {
         Ok(started) => started,
         Err(message) => {
@@ -226,6 +264,8 @@ async fn run_daemon(config: Config, observe: crate::observe::Observe) -> u8 {
             return EXIT_RUNTIME;
         }
     };
+    let report = systemd.report(started, monitor.watch());
+    tokio::pin!(report);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let stop_services = services.stopper();
     let run = async {
@@ -245,6 +285,7 @@ async fn run_daemon(config: Config, observe: crate::observe::Observe) -> u8 {
     let signal = tokio::select! {
         result = &mut run => return result.map_or_else(|e| failure(&e), |()| EXIT_OK),
         signal = &mut signals => signal,
+        never = &mut report => match never {},
     };
     match signal {
         Ok(name) => info!(signal = name, "shutdown signal received"),
@@ -253,6 +294,7 @@ async fn run_daemon(config: Config, observe: crate::observe::Observe) -> u8 {
             return EXIT_RUNTIME;
         }
     }
+    systemd.stopping();
     info!(timeout_secs = shutdown_timeout.as_secs(), "shutting down");
     arm_shutdown_watchdog(shutdown_timeout);
     let _ = stop.send(());

@@ -18,12 +18,17 @@
 //! - Exit codes: 0 clean shutdown, 1 configuration error, 2 runtime error.
 //! - Every configuration error is printed as `Configuration error: VARIABLE: reason`.
 //! - The runtime is single-threaded and idle unless an event or a deadline is due.
+//! - Under systemd (`Type=notify`), `READY=1` is sent once the engine runs,
+//!   `STOPPING=1` on SIGTERM, and watchdog keep-alives when the unit asks
+//!   for them; outside systemd none of that opens a socket or arms a timer.
 
 pub mod cli;
 mod daemon;
+mod healthcheck;
 pub mod logging;
 mod observe;
 mod status;
+mod systemd;
 
 use std::sync::Arc;
 

@@ -57,6 +57,31 @@ fn sigterm_and_sigint_end_the_daemon_cleanly() {
 }
 
 #[test]
+fn sighup_is_ignored_with_a_hint_and_the_daemon_keeps_running() {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("DDNS_RECORDS", "home.example.com")
+        .env("DDNS_PROVIDER_TYPE", "dry-run");
+    let daemon = Daemon::spawn(command);
+    daemon.wait_for("engine ready", WAIT);
+    daemon.signal("HUP");
+    daemon.wait_for(
+        "SIGHUP ignored: the configuration is read from the environment at start; restart the daemon to apply a change",
+        WAIT,
+    );
+    daemon.signal("TERM");
+    let out = daemon.finish();
+    assert_eq!(
+        out.code,
+        Some(0),
+        "still running until SIGTERM: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("signal=\"SIGTERM\""), "{}", out.stderr);
+}
+
+#[test]
 fn an_address_added_in_a_namespace_reaches_the_provider() {
     let Some(ns) = Netns::create("an_address_added_in_a_namespace_reaches_the_provider") else {
         return;

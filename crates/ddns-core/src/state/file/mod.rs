@@ -218,8 +218,7 @@ fn newer_version(path: &Path) -> Option<u32> {
         return None;
     }
     let header: Header = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
-    (header.format == FORMAT_TAG && header.version > STATE_FORMAT_VERSION)
-        .then_some(header.version)
+    (header.format == FORMAT_TAG && header.version > STATE_FORMAT_VERSION).then_some(header.version)
 }
 
 fn read_state(path: &Path) -> io::Result<StateSnapshot> {
