@@ -40,6 +40,8 @@ mod client;
 mod config;
 mod envelope;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod plan;
 mod provider;
 mod zones;
