@@ -103,10 +103,11 @@ impl<'e> Runner<'e> {
             Err(error) => {
                 warn!(provider = %provider, error = %error, "cannot check the credentials now; carrying on and retrying with the first update");
                 // A rate limit at start holds for everything that follows.
-                if error.scope() == ErrorScope::Provider {
-                    if let Some(delay) = error.retry_after() {
-                        runner.gate.pause_until(Instant::now() + delay);
-                    }
+                if let Some(delay) = error
+                    .retry_after()
+                    .filter(|_| error.scope() == ErrorScope::Provider)
+                {
+                    runner.gate.pause_until(Instant::now() + delay);
                 }
             }
         }
