@@ -9,6 +9,9 @@
 # Needs the nightly toolchain and cargo-fuzz (installed here when missing).
 # New inputs that raise coverage are added to fuzz/corpus/TARGET; commit the
 # interesting ones, and any crash input in fuzz/artifacts becomes a test.
+# A crash does not end the run (libFuzzer's -fork=1 -ignore_crashes=1): the
+# corpus may hold regression inputs that still fail, and one known crash
+# must not hide the rest. The script fails when a target left a new crash.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,7 +19,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-	targets=(dns_response tsig_key_file echo_body natpmp_response pcp_response)
+	targets=(dns_response tsig_key_file echo_body natpmp_response pcp_response env_config cloudflare_response)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -26,7 +29,18 @@ if ! rustup toolchain list | grep -q '^nightly'; then
 	rustup toolchain install nightly --profile minimal
 fi
 
+status=0
 for target in "${targets[@]}"; do
 	echo "==> fuzzing $target for ${seconds}s"
-	cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- -max_total_time="$seconds"
+	mkdir -p "fuzz/artifacts/$target"
+	before=$(ls "fuzz/artifacts/$target")
+	cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- \
+		-max_total_time="$seconds" -max_len=8192 -fork=1 -ignore_crashes=1
+	after=$(ls "fuzz/artifacts/$target")
+	if [[ "$after" != "$before" ]]; then
+		echo "==> $target: new crash inputs in fuzz/artifacts/$target:"
+		comm -13 <(echo "$before") <(echo "$after")
+		status=1
+	fi
 done
+exit "$status"

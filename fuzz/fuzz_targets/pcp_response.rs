@@ -21,7 +21,7 @@ const REQUEST: MapRequest = MapRequest {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(response) = parse_map_response(data) {
-        assert!(data.len() >= 60 && data.len() <= 1100 && data.len() % 4 == 0);
+        assert!(data.len() >= 60 && data.len() <= 1100 && data.len().is_multiple_of(4));
         assert!(!response.external_address.is_unspecified());
     }
     if let Ok(response) = REQUEST.accept(data) {

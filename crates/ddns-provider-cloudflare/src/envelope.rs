@@ -81,6 +81,11 @@ impl Envelope {
         })
     }
 
+    /// Whether `result` is a list (a list call's answer).
+    pub(crate) fn result_is_list(&self) -> bool {
+        self.result.is_array()
+    }
+
     /// The `result`, as `T`.
     pub(crate) fn result<T: DeserializeOwned>(self) -> Result<T, String> {
         serde_json::from_value(self.result).map_err(|e| format!("unexpected result: {e}"))

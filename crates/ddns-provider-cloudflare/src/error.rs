@@ -161,20 +161,38 @@ impl ApiError {
 /// sane length and stripped of control characters (it comes from the
 /// network).
 fn describe(errors: &[ApiMessage]) -> String {
+    const SHOWN: usize = 5;
     let mut parts = Vec::new();
+    let mut total = 0;
     for error in errors {
         for (code, message) in std::iter::once((error.code, &error.message))
             .chain(error.error_chain.iter().map(|c| (c.code, &c.message)))
         {
-            let clean: String = message
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect();
-            parts.push(format!("code {code}: {clean}"));
+            total += 1;
+            if parts.len() < SHOWN {
+                parts.push(format!("code {code}: {}", clean(message, 200)));
+            }
         }
     }
+    if total > SHOWN {
+        parts.push(format!("and {} more", total - SHOWN));
+    }
     parts.join("; ")
+}
+
+/// Text from the network, safe to log: no control or bidirectional
+/// formatting characters, at most `max` characters.
+pub(crate) fn clean(text: &str, max: usize) -> String {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control() && !bidi(*c))
+        .take(max)
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 impl fmt::Display for ApiError {
@@ -207,7 +225,7 @@ impl fmt::Display for ApiError {
                 write!(f, "HTTP {status} (server error), {}", describe(errors))
             }
             ApiError::Unexpected { status, what } => {
-                write!(f, "unexpected answer (HTTP {status}): {what}")
+                write!(f, "unexpected answer (HTTP {status}): {}", clean(what, 300))
             }
         }
     }

@@ -15,16 +15,12 @@ pub fn parse_answer(status: u16, body: &[u8]) -> Result<(), String> {
     let envelope =
         Envelope::parse(body).map_err(|what| ApiError::Unexpected { status, what }.to_string())?;
     if envelope.success && (200..300).contains(&status) {
-        let list = Envelope::parse(body)
-            .ok()
-            .and_then(|e| e.result::<Vec<DnsRecord>>().ok());
-        if list.is_some() {
-            return Ok(());
-        }
-        return envelope
-            .result::<DnsRecord>()
-            .map(|_| ())
-            .map_err(|what| ApiError::Unexpected { status, what }.to_string());
+        let typed = if envelope.result_is_list() {
+            envelope.result::<Vec<DnsRecord>>().map(|_| ())
+        } else {
+            envelope.result::<DnsRecord>().map(|_| ())
+        };
+        return typed.map_err(|what| ApiError::Unexpected { status, what }.to_string());
     }
     Err(ApiError::from_answer(status, envelope.errors).to_string())
 }

@@ -119,6 +119,17 @@ fn read_key(env: &Env) -> Result<Option<TsigKey>, ConfigError> {
     let name = env.get(KEY_NAME)?;
     let algorithm = env.get(ALGORITHM)?;
     let secret = env.secret(SECRET)?;
+    // A 512-bit key is 88 base64 characters; 1024 leaves room for any
+    // real key and refuses a runaway value.
+    if let Some(secret) = secret.as_ref().filter(|s| s.len() > 1024) {
+        return Err(ConfigError::new(
+            SECRET,
+            format!(
+                "is {} characters long; a TSIG secret is at most 1024 (a 512-bit key is 88)",
+                secret.len()
+            ),
+        ));
+    }
     if let Some(path) = key_file {
         if name.is_some() || algorithm.is_some() || secret.is_some() {
             return Err(ConfigError::new(
@@ -129,9 +140,7 @@ fn read_key(env: &Env) -> Result<Option<TsigKey>, ConfigError> {
             ));
         }
         let path = PathBuf::from(path);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            ConfigError::new(KEY_FILE, format!("cannot read {}: {e}", path.display()))
-        })?;
+        let text = ddns_core::config::read_small_file(KEY_FILE, &path, 64 * 1024)?;
         let key = TsigKey::from_key_file(&text).map_err(|reason| {
             ConfigError::new(KEY_FILE, format!("{}: {reason}", path.display()))
         })?;

@@ -189,47 +189,262 @@ fn every_bad_value_names_its_variable_and_why() {
     }
 }
 
+/// Configurations that pass `check` and, between them, make ddnsd read
+/// every variable it knows: each plug-in is chosen by one of them.
+fn profiles(state: &str) -> Vec<Vec<(&'static str, String)>> {
+    let common = |extra: &[(&'static str, &str)]| {
+        let mut vars = vec![
+            ("DDNS_RECORDS", "home.example.com".to_string()),
+            ("DDNS_IP_FAMILIES", "ipv4,ipv6".to_string()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_string())));
+        vars
+    };
+    vec![
+        common(&[
+            ("DDNS_PROVIDER_TYPE", "cloudflare"),
+            (
+                "DDNS_PROVIDER_API_TOKEN",
+                "cfTokenForTests0123456789abcdefXYZ",
+            ),
+            ("DDNS_IP_SOURCE_TYPE", "http"),
+            (
+                "DDNS_IP_SOURCE_URLS",
+                "https://one.example.net/,https://two.example.net/",
+            ),
+            ("DDNS_STATE_STORE_TYPE", "file"),
+            ("DDNS_STATE_STORE_PATH", state),
+            ("DDNS_VERIFY", "doh"),
+            ("DDNS_VERIFY_DOH_URL", "https://dns.example.net/dns-query"),
+            ("DDNS_METRICS_ADDR", "127.0.0.1:9108"),
+            (
+                "DDNS_HEALTHCHECK_URL",
+                "https://hc-ping.example.net/ping/abc",
+            ),
+            (
+                "DDNS_UPTIME_KUMA_URL",
+                "https://kuma.example.net/api/push/abc",
+            ),
+            ("DDNS_NOTIFY_WEBHOOK_URL", "https://hooks.example.net/ddns"),
+            ("DDNS_PROBE_WAN", "192.0.2.1:443"),
+            ("DDNS_RECOVERY_URL", "https://router.example.net/reboot"),
+        ]),
+        common(&[
+            ("DDNS_PROVIDER_TYPE", "rfc2136"),
+            ("DDNS_RFC2136_SERVER", "192.0.2.53"),
+            ("DDNS_RFC2136_TSIG_KEY_NAME", "ddns-key"),
+            (
+                "DDNS_RFC2136_TSIG_SECRET",
+                "ZnV6ei1rZXktZnV6ei1rZXktZnV6ei1rZXk=",
+            ),
+            ("DDNS_IP_SOURCE_TYPE", "netlink"),
+            ("DDNS_VERIFY", "dns"),
+        ]),
+        common(&[("DDNS_PROVIDER_TYPE", "dry-run")]),
+    ]
+}
+
+/// Every variable a profile makes ddnsd read: the core's, the chosen
+/// plug-ins' and the observers'.
+fn read_by(profile: &[(&str, String)]) -> Vec<&'static str> {
+    let registry = ddnsd::registry();
+    let get = |name: &str, default: &str| {
+        profile
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or(default.to_string(), |(_, v)| v.clone())
+    };
+    let mut read = ddns_core::config::CORE_VARIABLES.to_vec();
+    read.extend(
+        registry
+            .provider("", &get("DDNS_PROVIDER_TYPE", ""))
+            .unwrap()
+            .variables(),
+    );
+    read.extend(
+        registry
+            .source("", &get("DDNS_IP_SOURCE_TYPE", "netlink"))
+            .unwrap()
+            .variables(),
+    );
+    read.extend(
+        registry
+            .store("", &get("DDNS_STATE_STORE_TYPE", "memory"))
+            .unwrap()
+            .variables(),
+    );
+    if let Some((_, verify)) = profile.iter().find(|(k, _)| *k == "DDNS_VERIFY") {
+        read.extend(registry.verifier("", verify).unwrap().variables());
+    }
+    read.extend(ddns_metrics::VARIABLES);
+    read.extend(ddns_notify::VARIABLES);
+    read.extend(ddns_probe::VARIABLES);
+    read
+}
+
+/// Variables that cannot be set beside `variable`: its other form
+/// (`NAME` or `NAME_FILE`), and the inline key beside a key file.
+fn conflicts(variable: &str) -> Vec<String> {
+    let mut out = vec![variable.to_string()];
+    match variable.strip_suffix("_FILE") {
+        Some(stem) => out.push(stem.to_string()),
+        None => out.push(format!("{variable}_FILE")),
+    }
+    if variable == "DDNS_RFC2136_TSIG_KEY_FILE" {
+        out.extend(
+            [
+                "DDNS_RFC2136_TSIG_KEY_NAME",
+                "DDNS_RFC2136_TSIG_SECRET",
+                "DDNS_RFC2136_TSIG_ALGORITHM",
+            ]
+            .map(String::from),
+        );
+    }
+    out
+}
+
+/// A value of the wrong kind for `variable`: "maybe" is not a number, a
+/// boolean, a URL, an address or a name with a dot; the rest accept it.
+fn wrong_value(variable: &str) -> &'static str {
+    match variable {
+        "DDNS_STATE_STORE_PATH" => "/var/lib/ddns/",
+        "DDNS_CLOUDFLARE_COMMENT" => "tab\there",
+        "DDNS_IP_SOURCE_INTERFACE" => "eth0/1",
+        // Host names are accepted here.
+        "DDNS_RFC2136_SERVER" | "DDNS_PROBE_WAN" | "DDNS_VERIFY_DNS_SERVER" => "192.0.2.53:99999",
+        "DDNS_RFC2136_TSIG_KEY_NAME" => "bad..name",
+        "DDNS_RFC2136_ZONE" => "bad..zone",
+        "DDNS_RFC2136_TSIG_SECRET" => "not base64!",
+        _ => "maybe",
+    }
+}
+
+/// One bad value of one variable, over a profile.
+struct Case {
+    variable: &'static str,
+    label: &'static str,
+    vars: Vec<(&'static str, OsString)>,
+}
+
+/// Runs `ddnsd check` for every case on a few threads; returns what went
+/// wrong with each case that did.
+fn check_cases(cases: &[Case]) -> Vec<String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(Case {
+                        variable,
+                        label,
+                        vars,
+                    }) = cases.get(i)
+                    else {
+                        break;
+                    };
+                    let (code, _, stderr) = run(vars, &["check"]);
+                    let shown: String = stderr.chars().take(300).collect();
+                    let problem = if stderr.contains("panicked") {
+                        Some(format!("panicked: {shown}"))
+                    } else if code != 1 {
+                        Some(format!("exit {code}: {shown}"))
+                    } else if !stderr.contains(&format!("Configuration error: {variable}:")) {
+                        Some(format!("another variable named: {shown}"))
+                    } else if stderr.len() >= 2_000 {
+                        Some(format!("{} bytes on stderr: {shown}", stderr.len()))
+                    } else {
+                        None
+                    };
+                    if let Some(problem) = problem {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{variable} {label}: {problem}"));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    failures
+}
+
 #[test]
-fn empty_huge_and_non_utf8_values_are_rejected_for_every_variable() {
-    let variables = [
-        "DDNS_RECORDS",
-        "DDNS_PROVIDER_TYPE",
-        "DDNS_IP_SOURCE_TYPE",
-        "DDNS_IP_FAMILIES",
-        "DDNS_IP_SOURCE_INTERFACE",
-        "DDNS_STATE_STORE_TYPE",
-        "DDNS_MIN_UPDATE_INTERVAL_SECS",
-        "DDNS_EVENT_CHANNEL_CAPACITY",
-        "DDNS_RECHECK_INTERVAL_SECS",
-        "DDNS_SHUTDOWN_TIMEOUT_SECS",
-        "DDNS_TTL",
-        "DDNS_LOG_LEVEL",
-        "DDNS_LOG_FORMAT",
-        "DDNS_ALLOW_HTTP",
-    ];
+fn empty_huge_non_utf8_and_wrong_values_are_rejected_for_every_variable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state.json").to_string_lossy().into_owned();
+    let profiles = profiles(&state);
+    for profile in &profiles {
+        let vars: Vec<(&str, OsString)> = profile
+            .iter()
+            .map(|(k, v)| (*k, OsString::from(v)))
+            .collect();
+        let (code, _, stderr) = run(&vars, &["check"]);
+        assert_eq!(code, 0, "the profile must pass: {profile:?}\n{stderr}");
+    }
+
+    let mut variables = ddnsd::registry().known_variables();
+    variables.extend(ddns_metrics::VARIABLES);
+    variables.extend(ddns_notify::VARIABLES);
+    variables.extend(ddns_probe::VARIABLES);
+    variables.sort_unstable();
+    variables.dedup();
+    // Read by the test suites only.
+    variables.retain(|v| *v != "DDNS_REQUIRE_SYSTEM_TESTS");
+    assert!(variables.len() >= 60, "{variables:?}");
+
+    let huge_file = dir.path().join("huge");
+    std::fs::write(&huge_file, "9".repeat(1_000_000)).expect("write");
     let huge = "9".repeat(100_000);
+    let mut cases = Vec::new();
+    let mut unread = Vec::new();
     for variable in variables {
-        for (label, value) in [
-            ("empty", OsString::from("")),
-            ("huge", OsString::from(huge.clone())),
+        let Some(profile) = profiles.iter().find(|p| read_by(p).contains(&variable)) else {
+            unread.push(variable);
+            continue;
+        };
+        let skip = conflicts(variable);
+        let base: Vec<(&'static str, OsString)> = profile
+            .iter()
+            .filter(|(k, _)| !skip.iter().any(|s| s == k))
+            .map(|(k, v)| (*k, OsString::from(v)))
+            .collect();
+        let mut values = vec![
+            ("empty", OsString::new()),
+            ("huge", OsString::from(&huge)),
             ("non-UTF-8", OsString::from_vec(vec![b'a', 0xff, 0xfe])),
-        ] {
-            let mut vars = base();
-            vars.retain(|(name, _)| *name != variable);
+            ("wrong", OsString::from(wrong_value(variable))),
+        ];
+        if variable.ends_with("_FILE") {
+            values.extend([
+                ("missing file", OsString::from("/nonexistent/ddns/file")),
+                ("directory", dir.path().as_os_str().to_owned()),
+                ("1 MB file", huge_file.as_os_str().to_owned()),
+            ]);
+        }
+        for (label, value) in values {
+            let mut vars = base.clone();
             vars.push((variable, value));
-            let (code, _, stderr) = run(&vars, &["check"]);
-            assert_eq!(code, 1, "{variable} {label}: {stderr}");
-            assert!(
-                stderr.contains(&format!("Configuration error: {variable}")),
-                "{variable} {label}: {}",
-                &stderr[..stderr.len().min(500)]
-            );
-            assert!(
-                stderr.len() < 2_000,
-                "{variable} {label}: the message must not echo a huge value"
-            );
+            cases.push(Case {
+                variable,
+                label,
+                vars,
+            });
         }
     }
+    assert!(unread.is_empty(), "no profile reads {unread:?}");
+    assert!(cases.len() >= 250, "{} cases", cases.len());
+    let failures = check_cases(&cases);
+    assert!(
+        failures.is_empty(),
+        "{} cases went wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

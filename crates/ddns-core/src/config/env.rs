@@ -244,7 +244,10 @@ impl Env {
     }
 }
 
-fn read_secret_file(variable: &str, path: &Path) -> Result<Secret, ConfigError> {
+/// Reads a small UTF-8 file named by `variable`: a regular file (not a
+/// FIFO, a device or a directory, which could block or never end) of at
+/// most `max` bytes. Errors name the variable and the file.
+pub fn read_small_file(variable: &str, path: &Path, max: u64) -> Result<String, ConfigError> {
     let shown = path.display();
     let metadata = std::fs::metadata(path)
         .map_err(|e| ConfigError::new(variable, format!("cannot read {shown}: {e}")))?;
@@ -254,19 +257,34 @@ fn read_secret_file(variable: &str, path: &Path) -> Result<Secret, ConfigError> 
             format!("{shown} is not a regular file"),
         ));
     }
-    if metadata.len() > MAX_SECRET_FILE {
+    if metadata.len() > max {
         return Err(ConfigError::new(
             variable,
             format!(
-                "{shown} is {} bytes; a secret file holds at most {MAX_SECRET_FILE}",
+                "{shown} is {} bytes; at most {max} are read",
                 metadata.len()
             ),
         ));
     }
-    let bytes = std::fs::read(path)
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes)
+        })
         .map_err(|e| ConfigError::new(variable, format!("cannot read {shown}: {e}")))?;
-    let mut text = String::from_utf8(bytes)
-        .map_err(|_| ConfigError::new(variable, format!("{shown} is not valid UTF-8")))?;
+    if bytes.len() as u64 > max {
+        return Err(ConfigError::new(
+            variable,
+            format!("{shown} grew past {max} bytes while being read"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ConfigError::new(variable, format!("{shown} is not valid UTF-8")))
+}
+
+fn read_secret_file(variable: &str, path: &Path) -> Result<Secret, ConfigError> {
+    let shown = path.display();
+    let mut text = read_small_file(variable, path, MAX_SECRET_FILE)?;
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {

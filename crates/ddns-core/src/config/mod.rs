@@ -10,7 +10,7 @@ mod interfaces;
 mod load;
 mod validate;
 
-pub use env::Env;
+pub use env::{Env, read_small_file};
 pub use interfaces::{interface_names, validate_interface_names};
 pub use load::{CORE_VARIABLES, Config, SourceSelection, load};
 pub use validate::{is_loopback_host, validate_token, validate_url};
@@ -26,13 +26,23 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    /// A problem with `variable`.
+    /// A problem with `variable`. A reason longer than
+    /// [`MAX_REASON`](Self::MAX_REASON) characters (one quoting a huge
+    /// value) is cut there, so that no message echoes a huge value.
     pub fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
+        let mut reason: String = reason.into();
+        if let Some((cut, _)) = reason.char_indices().nth(Self::MAX_REASON) {
+            reason.truncate(cut);
+            reason.push('…');
+        }
         Self {
             variable: variable.into(),
-            reason: reason.into(),
+            reason,
         }
     }
+
+    /// The longest reason kept, in characters.
+    pub const MAX_REASON: usize = 400;
 
     /// The variable at fault.
     pub fn variable(&self) -> &str {

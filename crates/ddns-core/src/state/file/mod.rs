@@ -301,6 +301,16 @@ impl StateStoreFactory for FileStoreFactory {
             "the file state store needs a path, such as /var/lib/ddns/state.json",
         )?;
         let path = PathBuf::from(path.trim());
+        // PATH_MAX: a longer path cannot be opened anyway.
+        if path.as_os_str().len() > 4096 {
+            return Err(ConfigError::new(
+                VAR,
+                format!(
+                    "is {} bytes long; a path is at most 4096",
+                    path.as_os_str().len()
+                ),
+            ));
+        }
         if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
             return Err(ConfigError::new(
                 VAR,
