@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The long reliability run: the state-store tests of
 # crates/ddnsd/tests/reliability_state.rs with 40 crash rounds (two SIGKILLs
-# each) and every truncation length of the state file, instead of the few
-# that the default `cargo nextest run` (CI) does.
+# each) and every truncation length of the state file, and the provider
+# faults of reliability_faults.rs including the minutes-long ones (429
+# without Retry-After, the circuit breaker), instead of the short forms the
+# default `cargo nextest run` (CI) runs. See docs/RELIABILITY.md.
 #
 #   scripts/reliability.sh                        # the whole long run
 #   scripts/reliability.sh -E 'test(sigkill)'     # extra arguments go to cargo nextest
-#   scripts/reliability.sh --test reliability_faults  # add a test file for this run
 #   DDNS_RELIABILITY_ROUNDS=200 scripts/reliability.sh
 #   DDNS_RELIABILITY_SEED=<n> scripts/reliability.sh  # replay a failure's seed
 #
@@ -26,6 +27,7 @@ cd "$repo_root"
 
 tests=(
 	reliability_state
+	reliability_faults
 )
 
 export DDNS_RELIABILITY_ROUNDS="${DDNS_RELIABILITY_ROUNDS:-40}"
