@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
-"""Measures the real ddnsd binary: size, start-up, memory, idle cost,
-reaction to an address change and shutdown.
+"""Measures the real ddnsd binary: size, start-up, memory, idle cost (with
+and without the metrics endpoint), reaction to an address change and
+shutdown.
 
-    sudo python3 bench/daemon.py            # the published figures (~3 min)
-    sudo python3 bench/daemon.py --quick    # a smoke test (~30 s)
+    sudo python3 bench/daemon.py            # the published figures (~2 min)
+    sudo python3 bench/daemon.py --quick    # a smoke test (~45 s)
 
 It builds ddnsd in release, creates a network namespace with a veth pair
 v0/v1, and re-runs itself inside it, so that the daemon and the `ip`
 commands it times start without `ip netns exec` in front of them. The
-daemon uses the dry-run provider and the netlink source on v0. The
+daemon uses the dry-run provider and the netlink source on v0. For the idle
+part, daemons with and without DDNS_METRICS_ADDR (127.0.0.1, a free port;
+lo is up in the namespace) run side by side, and one is scraped. The
 namespace and every daemon are removed on exit, also after an error or
 Ctrl-C. Python 3 standard library only; needs root for the namespace.
 """
 
 import argparse
+import http.client
 import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,9 +35,15 @@ READY = "engine ready"
 WROTE = "dry run: would set the record"
 CHANGED = "address changed"
 LOST = "address lost"
+READINESS = "readiness changed"
 ADDRESS = re.compile(r"\baddress=([0-9A-Fa-f.:]+)")
 # Far beyond any plausible figure; only stops a broken run.
 GIVE_UP = 10.0
+# With DDNS_READY_CONFIRMATIONS=2 (the default) the daemon makes a second,
+# confirming pass 10 s after the first and only then logs `to=ready`. An idle
+# window starts no earlier than this after the spawn, and 2 s after `ready`.
+SETTLE = 15.0
+READY_WITHIN = 30.0
 
 
 class BenchError(Exception):
@@ -59,7 +70,7 @@ def ip(*args):
         raise BenchError(f"ip {' '.join(args)} failed: {result.stderr.strip()}")
 
 
-def base_env(records=1, min_interval=None, recheck=None):
+def base_env(records=1, min_interval=None, recheck=None, metrics=None):
     """A clean environment: nothing from the caller's DDNS_* leaks in."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
@@ -74,7 +85,32 @@ def base_env(records=1, min_interval=None, recheck=None):
         env["DDNS_MIN_UPDATE_INTERVAL_SECS"] = str(min_interval)
     if recheck is not None:
         env["DDNS_RECHECK_INTERVAL_SECS"] = str(recheck)
+    if metrics is not None:
+        env["DDNS_METRICS_ADDR"] = metrics
     return env
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 (of the bench's own namespace)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(address, path="/metrics"):
+    """One GET on a new connection, read to the end and closed, as `curl`
+    does: (status, body bytes, seconds)."""
+    host, port = address.rsplit(":", 1)
+    started = time.monotonic()
+    conn = http.client.HTTPConnection(host, int(port), timeout=GIVE_UP)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        status = response.status
+    finally:
+        conn.close()
+    return status, body, time.monotonic() - started
 
 
 class Daemon:
@@ -121,6 +157,21 @@ class Daemon:
                     tail = "\n".join(line for _, line in self.lines[-10:])
                     raise BenchError(f"ddnsd never logged {text!r} (last lines:\n{tail})")
                 self.changed.wait(min(left, 0.5))
+
+    def wait_ready(self):
+        """Waits for `readiness changed … to=ready`, then until SETTLE
+        seconds after the spawn and at least 2 s after that line."""
+        deadline = time.monotonic() + READY_WITHIN
+        index = 0
+        while True:
+            at, index = self.wait_for(READINESS, index, timeout=max(0.1, deadline - time.monotonic()))
+            with self.changed:
+                line = self.lines[index - 1][1]
+            if "to=ready" in line:
+                break
+        wake = max(at + 2.0, self.spawned + SETTLE)
+        time.sleep(max(0.0, wake - time.monotonic()))
+        return at - self.spawned
 
     def count(self, text):
         with self.changed:
@@ -180,6 +231,24 @@ def kib(value):
     return int(value.split()[0])
 
 
+def rss(pid):
+    status = proc_status(pid)
+    return {
+        "rss": kib(status["VmRSS"]),
+        "anon": kib(status["RssAnon"]),
+        "file": kib(status["RssFile"]),
+        "hwm": kib(status["VmHWM"]),
+        "threads": int(status["Threads"]),
+    }
+
+
+def show_rss(m):
+    return (
+        f"VmRSS {m['rss']:,} KiB (anon {m['anon']:,}, file {m['file']:,}; "
+        f"peak {m['hwm']:,}; threads {m['threads']})"
+    )
+
+
 # ---------------------------------------------------------------- figures
 
 
@@ -236,34 +305,99 @@ def memory(binary, records, idle):
         ip("addr", "flush", "dev", "v0")
 
 
-def idle_cost(binary, rechecks, window):
-    """CPU ticks and context switches of idle daemons over `window` seconds.
-    The daemons run side by side: nothing else touches the namespace then."""
+IDLE_VARIANTS = (
+    # (label, recheck, metrics endpoint, scraped once before the window)
+    ("recheck 0 s", "0", False, False),
+    ("recheck 3600 s", "3600", False, False),
+    ("metrics", "3600", True, False),
+    ("metrics, 1 scrape", "3600", True, True),
+)
+
+
+def idle_cost(binary, window, scrapes, after):
+    """CPU ticks, context switches and RSS of idle daemons over `window`
+    seconds, side by side: nothing else touches the namespace then. The
+    daemons differ in the re-check interval and in DDNS_METRICS_ADDR; one of
+    those with the endpoint is scraped once before the window, then
+    `scrapes` times after it, and then watched `after` seconds more."""
     ip("addr", "add", "192.0.2.1/32", "dev", "v0")
     daemons = {}
+    addresses = {}
     try:
-        for recheck in rechecks:
-            daemons[recheck] = Daemon(binary, base_env(recheck=recheck))
-        for daemon in daemons.values():
-            daemon.wait_for(WROTE)
-        time.sleep(2)
-        before = {r: (cpu_ticks(d.pid), switches(d.pid)) for r, d in daemons.items()}
+        for label, recheck, metrics, _ in IDLE_VARIANTS:
+            address = f"127.0.0.1:{free_port()}" if metrics else None
+            addresses[label] = address
+            daemons[label] = Daemon(binary, base_env(recheck=recheck, metrics=address))
+        ready = {label: d.wait_ready() for label, d in daemons.items()}
+        first = {}
+        for label, _, _, scraped in IDLE_VARIANTS:
+            if scraped:
+                pid = daemons[label].pid
+                ticks0, sw0 = cpu_ticks(pid), switches(pid)
+                status, body, took = scrape(addresses[label])
+                if status != 200 or b"ddns_build_info" not in body:
+                    raise BenchError(f"GET /metrics answered {status}, {len(body)} bytes")
+                time.sleep(0.5)
+                first[label] = {
+                    "seconds": took,
+                    "bytes": len(body),
+                    "ticks": cpu_ticks(pid) - ticks0,
+                    "switches": sum(n for _, n in switches(pid).values())
+                    - sum(n for _, n in sw0.values()),
+                }
+        time.sleep(1)
+        before = {
+            label: (cpu_ticks(d.pid), switches(d.pid), rss(d.pid), len(d.lines))
+            for label, d in daemons.items()
+        }
         time.sleep(window)
         results = {}
-        for recheck, daemon in daemons.items():
+        for label, daemon in daemons.items():
             ticks, threads = cpu_ticks(daemon.pid), switches(daemon.pid)
-            ticks0, threads0 = before[recheck]
+            ticks0, threads0, rss0, lines0 = before[label]
             per_thread = {
                 f"{name}[{tid}]": count - threads0.get(tid, (name, 0))[1]
                 for tid, (name, count) in threads.items()
             }
-            results[recheck] = {
+            results[label] = {
+                "ready": ready[label],
                 "ticks": ticks - ticks0,
                 "switches": sum(per_thread.values()),
                 "per_thread": per_thread,
-                "log_lines": len(daemon.lines),
+                "log_lines": len(daemon.lines) - lines0,
+                "rss_before": rss0,
+                "rss_after": rss(daemon.pid),
+                "first_scrape": first.get(label),
             }
-        return results
+        # Many scrapes, then: does the daemon go back to sleep, and what
+        # did they leave in memory?
+        label = next(v[0] for v in IDLE_VARIANTS if v[3])
+        daemon = daemons[label]
+        ticks0, sw0 = cpu_ticks(daemon.pid), switches(daemon.pid)
+        times = []
+        for _ in range(scrapes):
+            status, _, took = scrape(addresses[label])
+            if status != 200:
+                raise BenchError(f"GET /metrics answered {status}")
+            times.append(took)
+        time.sleep(1)
+        many = {
+            "count": scrapes,
+            "seconds": times,
+            "ticks": cpu_ticks(daemon.pid) - ticks0,
+            "switches": sum(n for _, n in switches(daemon.pid).values())
+            - sum(n for _, n in sw0.values()),
+            "rss": rss(daemon.pid),
+        }
+        ticks0, sw0 = cpu_ticks(daemon.pid), switches(daemon.pid)
+        time.sleep(after)
+        many["after"] = after
+        many["after_ticks"] = cpu_ticks(daemon.pid) - ticks0
+        many["after_switches"] = sum(n for _, n in switches(daemon.pid).values()) - sum(
+            n for _, n in sw0.values()
+        )
+        many["after_rss"] = rss(daemon.pid)
+        return results, many
     finally:
         for daemon in daemons.values():
             daemon.kill()
@@ -369,14 +503,55 @@ def inside(args):
             f"max {ms(max(samples))} ({len(samples)} changes)"
         )
 
-    costs = idle_cost(binary, ("0", "3600"), window)
-    for recheck, cost in costs.items():
+    scrapes = 100
+    after = 5 if quick else 15
+    costs, many = idle_cost(binary, window, scrapes, after)
+    print()
+    print(
+        f"idle daemons side by side, {window} s window (starts >= {SETTLE:.0f} s after the spawn "
+        f"and >= 2 s after 'to=ready'; DDNS_READY_CONFIRMATIONS=2, the default)"
+    )
+    for label, cost in costs.items():
         threads = ", ".join(f"{name} {n}" for name, n in sorted(cost["per_thread"].items()))
         print(
-            f"idle {window} s, recheck {recheck:>4} s    {cost['ticks']} CPU ticks "
+            f"idle {window} s, {label:<18} {cost['ticks']} CPU ticks "
             f"(1 tick = {1000 // CLK_TCK} ms), {cost['switches']} context switches "
-            f"({threads})"
+            f"({threads}), {cost['log_lines']} log lines; ready after {cost['ready']:.1f} s"
         )
+        print(f"    RSS at the window's start   {show_rss(cost['rss_before'])}")
+        print(f"    RSS at the window's end     {show_rss(cost['rss_after'])}")
+        if cost["first_scrape"]:
+            f = cost["first_scrape"]
+            print(
+                f"    the scrape before the window: {f['bytes']} bytes in {ms(f['seconds'])}, "
+                f"{f['ticks']} CPU ticks, {f['switches']} context switches"
+            )
+    base = costs["recheck 3600 s"]["rss_before"]
+    for label in ("metrics", "metrics, 1 scrape"):
+        cost = costs[label]
+        m = cost["rss_before"]
+        print(
+            f"{label:<18} - recheck 3600 s:  VmRSS {m['rss'] - base['rss']:+,} KiB "
+            f"(anon {m['anon'] - base['anon']:+,}, file {m['file'] - base['file']:+,}), "
+            f"CPU {cost['ticks'] - costs['recheck 3600 s']['ticks']:+} ticks, "
+            f"context switches {cost['switches'] - costs['recheck 3600 s']['switches']:+}"
+        )
+    m = many["rss"]
+    print(
+        f"after {many['count']} more scrapes    {show_rss(m)}; "
+        f"vs before the window VmRSS {m['rss'] - costs['metrics, 1 scrape']['rss_before']['rss']:+,} KiB, "
+        f"vs recheck 3600 s {m['rss'] - base['rss']:+,} KiB"
+    )
+    t = many["seconds"]
+    print(
+        f"    {many['count']} scrapes: median {ms(statistics.median(t))}, max {ms(max(t))} each "
+        f"(client side, new connection each); daemon {many['ticks']} CPU ticks, "
+        f"{many['switches']} context switches"
+    )
+    print(
+        f"    the {many['after']} s after them: {many['after_ticks']} CPU ticks, "
+        f"{many['after_switches']} context switches; {show_rss(many['after_rss'])}"
+    )
 
 
 def outside(args):
@@ -410,7 +585,19 @@ def outside(args):
     finally:
         if child is not None and child.poll() is None:
             child.terminate()
-            child.wait()
+            try:
+                child.wait(timeout=GIVE_UP)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        # Whatever still runs in the namespace was started by this script
+        # (the child killed before its own cleanup leaves its daemons).
+        left = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+        for pid in left.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
         ip("netns", "del", name)
 
 

@@ -3,13 +3,15 @@
 # quotes them). Needs root: each part runs in a network namespace of its
 # own, which is removed on exit, also after an error or Ctrl-C.
 #
-#   sudo bench/run-all.sh           # the published figures (~38 min after the build)
-#   sudo bench/run-all.sh --quick   # a smoke test (~4 min after the build)
+#   sudo bench/run-all.sh           # the published figures (~36 min after the build)
+#   sudo bench/run-all.sh --quick   # a smoke test (~6 min after the build)
 #
 # 1. ddns-latency (crates/ddns-bench): netlink request -> provider call, in
 #    process, for an added address and for a replaced one.
 # 2. bench/daemon.py: the release ddnsd binary with the dry-run provider:
-#    size, start-up, idle memory and CPU, reaction to `ip addr add`, shutdown.
+#    size, start-up, idle memory and CPU, reaction to `ip addr add`, shutdown,
+#    and the idle cost of the metrics endpoint (DDNS_METRICS_ADDR), unscraped,
+#    scraped once and after 100 scrapes (~2 min).
 # 3. bench/rfc2136.py: address change -> BIND9 answers the new address, for
 #    ddnsd with the rfc2136 provider and for Debian's ddclient (nsupdate),
 #    side by side on one namespace and one BIND (~23 min of the total, most
@@ -18,6 +20,12 @@
 # 4. bench/detect.py: the public address behind NAT (http source, three local
 #    echo services, dry-run provider): reconnect -> new address detected, and
 #    the requests and wake-ups of an idle daemon over 10 min (~11 min).
+# 5. ddns-cloudflare-load (crates/ddns-bench): 1,000 Cloudflare records
+#    through the real engine and provider against an in-process API stand-in
+#    limited to 1,200 requests / 5 min: requests and time for start-up, an
+#    address change and one re-check (~3.2 min; quick: 200 records, ~2.3 min),
+#    then the same change one record at a time until the limit (under 1 s).
+#    No namespace, no root needed for this part.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,10 +33,14 @@ cd "$repo_root"
 
 quick=()
 iterations=1000
+# ddns-cloudflare-load: --quiet-secs must pass the provider's 60 s listing
+# cache, and --recheck-secs must be above --quiet-secs.
+cloudflare=()
 case "${1:-}" in
 --quick)
 	quick=(--quick)
 	iterations=200
+	cloudflare=(--records 200 --quiet-secs 61 --recheck-secs 70)
 	;;
 "") ;;
 *)
@@ -97,3 +109,9 @@ fi
 echo
 echo "== public address behind NAT: reconnect -> detected, idle requests (http source, dry-run)"
 python3 bench/detect.py --binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}"
+
+echo
+echo "== Cloudflare: many records against the API's limit (in-process stand-in, 1,200 requests / 5 min)"
+cloudflare_load="${CARGO_TARGET_DIR:-$repo_root/target}/release/ddns-cloudflare-load"
+"$cloudflare_load" "${cloudflare[@]}"
+"$cloudflare_load" --per-record
