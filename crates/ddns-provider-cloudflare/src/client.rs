@@ -125,31 +125,7 @@ impl Api {
             .await
             .map_err(|e| self.transport_error(e))?;
         debug!(method = %method, path = %path, status, elapsed_ms = started.elapsed().as_millis() as u64, bytes = body.len(), "API call");
-        if status == 429 {
-            return Err(ApiError::rate_limited(retry_after.as_deref()));
-        }
-        let envelope = match Envelope::parse(&body) {
-            Ok(envelope) => envelope,
-            Err(_) if status >= 500 => {
-                return Err(ApiError::Server {
-                    status,
-                    errors: Vec::new(),
-                });
-            }
-            Err(what) => {
-                let what = if html {
-                    "an HTML page instead of JSON (a challenge or an error page)".to_string()
-                } else {
-                    what
-                };
-                return Err(ApiError::Unexpected { status, what });
-            }
-        };
-        if envelope.success && (200..300).contains(&status) {
-            Ok(envelope)
-        } else {
-            Err(ApiError::from_answer(status, envelope.errors))
-        }
+        answer(status, html, retry_after.as_deref(), &body)
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ApiError {
@@ -208,7 +184,43 @@ impl Api {
     }
 }
 
-fn typed<T: DeserializeOwned>(envelope: Envelope) -> Result<T, ApiError> {
+/// What an answer means: its envelope when the API says `success` with a
+/// 2xx status, else the classified failure. `html` tells that the body was
+/// declared as HTML (a challenge or error page).
+pub(crate) fn answer(
+    status: u16,
+    html: bool,
+    retry_after: Option<&str>,
+    body: &[u8],
+) -> Result<Envelope, ApiError> {
+    if status == 429 {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let envelope = match Envelope::parse(body) {
+        Ok(envelope) => envelope,
+        Err(_) if status >= 500 => {
+            return Err(ApiError::Server {
+                status,
+                errors: Vec::new(),
+            });
+        }
+        Err(what) => {
+            let what = if html {
+                "an HTML page instead of JSON (a challenge or an error page)".to_string()
+            } else {
+                what
+            };
+            return Err(ApiError::Unexpected { status, what });
+        }
+    };
+    if envelope.success && (200..300).contains(&status) {
+        Ok(envelope)
+    } else {
+        Err(ApiError::from_answer(status, envelope.errors))
+    }
+}
+
+pub(crate) fn typed<T: DeserializeOwned>(envelope: Envelope) -> Result<T, ApiError> {
     envelope
         .result()
         .map_err(|what| ApiError::Unexpected { status: 200, what })

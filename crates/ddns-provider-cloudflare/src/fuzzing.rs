@@ -1,28 +1,21 @@
 //! The answer parser, reachable from outside for fuzzing and corpus tests.
 //! Not part of the supported API.
 
-use crate::envelope::{DnsRecord, Envelope};
-use crate::error::ApiError;
+use crate::client::{answer, typed};
+use crate::envelope::DnsRecord;
 
 /// Parses one API answer the way the client does: the envelope first, then
 /// a list of records (or one record) when the API says `success`, else the
 /// classified error. `Err` holds the message a user would read. Never
 /// panics, whatever the bytes.
 pub fn parse_answer(status: u16, body: &[u8]) -> Result<(), String> {
-    if status == 429 {
-        return Err(ApiError::rate_limited(None).to_string());
-    }
-    let envelope =
-        Envelope::parse(body).map_err(|what| ApiError::Unexpected { status, what }.to_string())?;
-    if envelope.success && (200..300).contains(&status) {
-        let typed = if envelope.result_is_list() {
-            envelope.result::<Vec<DnsRecord>>().map(|_| ())
-        } else {
-            envelope.result::<DnsRecord>().map(|_| ())
-        };
-        return typed.map_err(|what| ApiError::Unexpected { status, what }.to_string());
-    }
-    Err(ApiError::from_answer(status, envelope.errors).to_string())
+    let envelope = answer(status, false, None, body).map_err(|e| e.to_string())?;
+    let typed = if envelope.result_is_list() {
+        typed::<Vec<DnsRecord>>(envelope).map(|_| ())
+    } else {
+        typed::<DnsRecord>(envelope).map(|_| ())
+    };
+    typed.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

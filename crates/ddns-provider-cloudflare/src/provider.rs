@@ -328,9 +328,9 @@ impl CloudflareProvider {
         let records: Vec<&Record> = changes.iter().map(|(_, c)| &c.record).collect();
         if let Err(error) = self.refresh(zone, &records).await {
             self.on_error(zone, &error).await;
-            let failure = error.to_provider_error(&format!("listing the records of {}", zone.name));
+            let what = format!("listing the records of {}", zone.name);
             for (index, _) in changes {
-                results[index] = Some(Err(clone_error(&failure)));
+                results[index] = Some(Err(error.to_provider_error(&what)));
             }
             return;
         }
@@ -496,23 +496,6 @@ fn addresses(records: &[DnsRecord], record: &Record) -> Result<Vec<IpAddr>, Prov
         .collect()
 }
 
-fn clone_error(error: &ProviderError) -> ProviderError {
-    let mut copy = match error.kind() {
-        ddns_core::ProviderErrorKind::Credentials => ProviderError::credentials(error.message()),
-        ddns_core::ProviderErrorKind::Permanent => ProviderError::permanent(error.message()),
-        ddns_core::ProviderErrorKind::Timeout => ProviderError::timeout(error.message()),
-        ddns_core::ProviderErrorKind::RateLimited => {
-            ProviderError::rate_limited(error.message(), error.retry_after())
-        }
-        _ => ProviderError::transient(error.message()),
-    }
-    .with_scope(error.scope());
-    if let Some(delay) = error.retry_after() {
-        copy = copy.with_retry_after(delay);
-    }
-    copy
-}
-
 #[async_trait]
 impl DnsProvider for CloudflareProvider {
     fn name(&self) -> &str {
@@ -647,10 +630,9 @@ impl DnsProvider for CloudflareProvider {
                 }
                 Err(error) => {
                     self.on_error(&zone, &error).await;
-                    let failure =
-                        error.to_provider_error(&format!("listing the records of {}", zone.name));
+                    let what = format!("listing the records of {}", zone.name);
                     for index in indices {
-                        results[index] = Some(Err(clone_error(&failure)));
+                        results[index] = Some(Err(error.to_provider_error(&what)));
                     }
                 }
             }

@@ -7,54 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-
 use ddns_provider_cloudflare::fuzzing::parse_answer;
 
 /// The fuzz target's bound on a message.
 const MAX_MESSAGE: usize = 4096;
 
-fn corpus(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target)
-}
-
-fn write_seeds() -> bool {
-    std::env::var("DDNS_WRITE_SEEDS").is_ok_and(|v| v == "1")
-}
-
-/// Every file of a corpus, written from `seeds` first when asked to.
-fn replay(target: &str, seeds: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
-    let dir = corpus(target);
-    if write_seeds() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, bytes) in seeds {
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
-    }
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let name = entry.file_name().into_string().unwrap();
-            (name, std::fs::read(entry.path()).unwrap())
-        })
-        .collect();
-    files.sort();
-    // A named seed that went missing or was changed on disk would make its
-    // expectation below vacuous.
-    for (name, bytes) in seeds {
-        let on_disk = files.iter().find(|(file, _)| file == name);
-        assert_eq!(
-            on_disk.map(|(_, bytes)| bytes),
-            Some(bytes),
-            "seed {name} in {} (DDNS_WRITE_SEEDS=1 rewrites the seeds)",
-            dir.display()
-        );
-    }
-    files
-}
+use ddns_testkit::replay_corpus as replay;
 
 /// The status and body an input stands for, as the fuzz target reads it.
 fn split(data: &[u8]) -> (u16, &[u8]) {

@@ -53,12 +53,14 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 mod bind;
+mod corpus;
 mod daemon;
 mod echo;
 mod netns;
 mod tls;
 
 pub use bind::{Bind, BindOptions, TsigKey};
+pub use corpus::{corpus_dir, replay_corpus, write_seeds};
 pub use daemon::{Daemon, Output};
 pub use echo::FileEcho;
 pub use netns::{Netns, require_system_tests, skip_or_fail};

@@ -142,8 +142,9 @@ fn a_provider_outage_is_seen_in_readyz_pings_and_metrics() {
         fail.is_some_and(|f| p[f + 1..].iter().any(|x| x == "/ping/check-uuid"))
     });
     assert!(
-        daemon.logs().contains("from=recovering to=ready") || daemon.logs().contains("to=ready"),
-        "{}",
+        daemon.logs().contains("from=degraded to=recovering")
+            && daemon.logs().contains("from=recovering to=ready"),
+        "back to Ready through Recovering: {}",
         daemon.logs()
     );
     daemon.signal("TERM");
