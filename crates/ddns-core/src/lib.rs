@@ -48,6 +48,7 @@ mod secret;
 mod source;
 mod state;
 mod verify;
+pub mod zone;
 
 pub use address::{AddressCandidate, AddressClass, AddressSelector, SelectionPolicy, classify};
 pub use engine::{DdnsEngine, EngineSettings, OnceReport, RecordOutcome, SourceBinding};
