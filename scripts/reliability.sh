@@ -3,8 +3,10 @@
 # crates/ddnsd/tests/reliability_state.rs with 40 crash rounds (two SIGKILLs
 # each) and every truncation length of the state file, and the provider
 # faults of reliability_faults.rs including the minutes-long ones (429
-# without Retry-After, the circuit breaker), instead of the short forms the
-# default `cargo nextest run` (CI) runs. See docs/RELIABILITY.md.
+# without Retry-After, the circuit breaker), and the event storm of
+# reliability_load.rs with 100,000 address changes (10,000 in the short
+# form), instead of the short forms the default `cargo nextest run` (CI)
+# runs. See docs/RELIABILITY.md.
 #
 #   scripts/reliability.sh                        # the whole long run
 #   scripts/reliability.sh -E 'test(sigkill)'     # extra arguments go to cargo nextest
@@ -17,7 +19,8 @@
 # wait out real back-offs.
 #
 # Needs root for the full-disk and permission tests (tmpfs in a private
-# mount namespace, setpriv); without root they skip, or fail under
+# mount namespace, setpriv) and for the event storm (a network namespace
+# and BIND9); without root they skip, or fail under
 # DDNS_REQUIRE_SYSTEM_TESTS=1. Each test prints its figures (lines starting
 # with RELIABILITY) at the end of the run.
 set -euo pipefail
@@ -28,6 +31,7 @@ cd "$repo_root"
 tests=(
 	reliability_state
 	reliability_faults
+	reliability_load
 )
 
 export DDNS_RELIABILITY_ROUNDS="${DDNS_RELIABILITY_ROUNDS:-40}"

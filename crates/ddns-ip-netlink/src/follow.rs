@@ -1,5 +1,5 @@
 //! Following the kernel through a subscription: subscribe, then dump, then
-//! read; dump again after an overrun; resubscribe after a failure.
+//! read; subscribe and dump again after an overrun or a failure.
 //!
 //! The address watch and the change trigger differ only in what they make
 //! of the messages, which is their [`Follow`] implementation.
@@ -95,9 +95,10 @@ impl<K: Kernel, F: Follow> Follower<K, F> {
             return self.connect().await;
         };
         match events.next().await {
+            Some(Notice::Overrun) => self.settle(true).await,
             Some(notice) => {
-                let overrun = self.apply(notice);
-                self.settle(overrun).await;
+                self.apply(notice);
+                self.settle(false).await;
             }
             None => self.failed(SourceError::new("the netlink subscription socket failed")),
         }
@@ -143,65 +144,75 @@ impl<K: Kernel, F: Follow> Follower<K, F> {
 
     /// Takes every message already waiting, resynchronises after an
     /// overrun, then settles once: a burst costs one report.
-    ///
-    /// The messages the socket held before an overrun come right after it
-    /// and are older than what they may have lost, so they are applied
-    /// before the resync, never after it.
     async fn settle(&mut self, mut overrun: bool) {
         loop {
-            let closed = self.drain(&mut overrun);
-            if closed {
-                self.follow.settled();
-                return self.failed(SourceError::new("the netlink subscription socket failed"));
-            }
-            if !overrun {
-                break;
-            }
-            overrun = false;
-            warn!("netlink receive buffer overrun; messages were lost, resynchronising");
-            match self.dump().await {
-                Ok(dump) => self.follow.resynced(&dump),
-                Err(error) => {
+            if overrun {
+                warn!("netlink receive buffer overrun; messages were lost, resynchronising");
+                if let Err(error) = self.resync().await {
                     self.follow.settled();
                     return self.failed(error);
+                }
+            }
+            match self.drain() {
+                Drained::Quiet => break,
+                Drained::Overrun => overrun = true,
+                Drained::Closed => {
+                    self.follow.settled();
+                    return self.failed(SourceError::new("the netlink subscription socket failed"));
                 }
             }
         }
         self.follow.settled();
     }
 
-    /// Applies what is immediately available (at most [`MAX_BATCH`]
-    /// messages); true when the stream ended.
-    fn drain(&mut self, overrun: &mut bool) -> bool {
+    /// Replaces the subscription with a new one, then dumps.
+    ///
+    /// The old socket may still hold messages from before the loss, and
+    /// they cannot be told from later ones: applied after the dump, an old
+    /// `RTM_NEWADDR` whose removal was lost would bring back an address
+    /// that is gone, for good. Nor can they all be read before the dump:
+    /// a read may return `Pending` with data waiting (tokio's cooperative
+    /// budget ends a task's turn after 128 reads), and a batch ends at
+    /// [`MAX_BATCH`]. Dropping the socket drops them; everything the new
+    /// one receives happened after it was opened, so applying it on top of
+    /// the dump, in order, ends on the kernel's state, as at the start.
+    async fn resync(&mut self) -> Result<(), SourceError> {
+        self.events = None;
+        self.events = Some(self.kernel.subscribe()?);
+        let dump = self.dump().await?;
+        self.follow.resynced(&dump);
+        Ok(())
+    }
+
+    /// Applies what is immediately available, at most [`MAX_BATCH`]
+    /// messages, stopping at an overrun: what follows one in the socket is
+    /// older than what was lost.
+    fn drain(&mut self) -> Drained {
         for _ in 0..MAX_BATCH {
             let Some(events) = self.events.as_mut() else {
-                return true;
+                return Drained::Closed;
             };
             match events.next().now_or_never() {
-                None => return false,
-                Some(None) => return true,
-                Some(Some(notice)) => *overrun |= self.apply(notice),
+                None => return Drained::Quiet,
+                Some(None) => return Drained::Closed,
+                Some(Some(Notice::Overrun)) => return Drained::Overrun,
+                Some(Some(notice)) => self.apply(notice),
             }
         }
         debug!(
             messages = MAX_BATCH,
             "netlink message flood; settling before reading on"
         );
-        false
+        Drained::Quiet
     }
 
-    /// Applies one notice; true when it reports lost messages.
-    fn apply(&mut self, notice: Notice) -> bool {
+    /// Applies one link, address or route message.
+    fn apply(&mut self, notice: Notice) {
         match notice {
-            Notice::Route(message) => {
-                self.follow.apply(&message, false);
-                false
-            }
-            Notice::Replacement(message) => {
-                self.follow.apply(&message, true);
-                false
-            }
-            Notice::Overrun => true,
+            Notice::Route(message) => self.follow.apply(&message, false),
+            Notice::Replacement(message) => self.follow.apply(&message, true),
+            // The callers resynchronise instead.
+            Notice::Overrun => {}
         }
     }
 
@@ -212,6 +223,17 @@ impl<K: Kernel, F: Follow> Follower<K, F> {
         let delay = self.retry.schedule();
         self.follow.failed(error, delay);
     }
+}
+
+/// How a [`Follower::drain`] ended.
+enum Drained {
+    /// Nothing more could be read now (the socket may still hold messages
+    /// that a later read returns), or the batch is full.
+    Quiet,
+    /// The socket reported lost messages.
+    Overrun,
+    /// The subscription ended.
+    Closed,
 }
 
 /// The resubscription delay: doubles from [`FIRST_RETRY`] to [`MAX_RETRY`],

@@ -157,10 +157,9 @@ async fn dump_with(handle: Handle, routes: bool) -> Result<Vec<RouteNetlinkMessa
 /// The multicast messages of one netlink socket.
 ///
 /// The connection that reads the socket is polled by the stream itself, not
-/// by a task of its own: when the stream sees an overrun, the messages the
-/// socket held before it are already queued behind it, so a resync that
-/// follows them cannot be undone by them. Dropping the stream closes the
-/// socket.
+/// by a task of its own, so nothing outlives the stream: dropping it closes
+/// the socket with whatever it still holds, which is how the follower
+/// discards the messages older than an overrun.
 pub(crate) struct Subscription {
     /// `None` once the socket failed.
     connection: Option<Pin<Box<Connection<RouteNetlinkMessage>>>>,

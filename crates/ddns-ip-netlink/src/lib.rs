@@ -47,9 +47,11 @@
 //!   address of a family changes, never for lifetime refreshes, and a burst
 //!   of kernel messages costs one choice.
 //! - Lost messages are recovered: when the socket's receive buffer
-//!   overflows (`ENOBUFS`), links and addresses are dumped again and the
-//!   selector resynchronised; addresses still present keep their age, so
-//!   the current choice stays.
+//!   overflows (`ENOBUFS`), the subscription is replaced by a new one
+//!   (dropping the old messages still queued, which are older than the
+//!   loss), links and addresses are dumped again and the selector
+//!   resynchronised; addresses still present keep their age, so the
+//!   current choice stays.
 //! - The stream does not end: if the socket fails it yields an error and
 //!   resubscribes after 100 ms, doubling up to 30 s, with the same selector,
 //!   so an unchanged choice is not reported again.

@@ -165,6 +165,8 @@ struct Inner {
     dumps: usize,
     failing_subscribes: usize,
     failing_dumps: usize,
+    /// Sent into the subscription of the time when the next dump starts.
+    during_next_dump: Option<(UnboundedSender<Notice>, Vec<Notice>)>,
 }
 
 /// The scripted subscription: what the test sent is already "read".
@@ -200,6 +202,13 @@ impl Kernel for FakeKernel {
     async fn dump(&self) -> Result<Vec<RouteNetlinkMessage>, SourceError> {
         let mut inner = self.inner.lock().unwrap();
         inner.dumps += 1;
+        if let Some((sender, notices)) = inner.during_next_dump.take() {
+            // A subscription dropped since then loses them, as a socket
+            // closed with messages still queued does.
+            for notice in notices {
+                let _ = sender.unbounded_send(notice);
+            }
+        }
         if inner.failing_dumps > 0 {
             inner.failing_dumps -= 1;
             return Err(SourceError::new("cannot list addresses"));
@@ -226,6 +235,15 @@ impl FakeKernel {
         for notice in notices {
             sender.unbounded_send(notice).expect("the follower listens");
         }
+    }
+
+    /// Queues `notices` in the current subscription, delivered only when
+    /// the next dump starts: messages the socket held that the follower
+    /// had not read yet when it began to dump.
+    pub(crate) fn send_during_next_dump(&self, notices: impl IntoIterator<Item = Notice>) {
+        let mut inner = self.inner.lock().unwrap();
+        let sender = inner.sender.clone().expect("subscribed");
+        inner.during_next_dump = Some((sender, notices.into_iter().collect()));
     }
 
     pub(crate) fn send_messages(&self, messages: impl IntoIterator<Item = RouteNetlinkMessage>) {

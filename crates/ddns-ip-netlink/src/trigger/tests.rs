@@ -199,8 +199,8 @@ async fn an_overrun_triggers_once_and_resyncs() {
     assert_eq!(kernel.dumps(), 2, "overruns in one batch cost one dump");
     assert_eq!(
         kernel.subscriptions().len(),
-        1,
-        "an overrun keeps the socket"
+        2,
+        "an overrun replaces the socket"
     );
     // The resynced state knows .7, so its refresh is no change; .2 is gone.
     kernel.send_messages([new_address(V0, "192.0.2.7"), del_address(V0, "192.0.2.2")]);
