@@ -14,7 +14,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SKIP_CRATES = {"ddns-testkit", "ddns-cloudflare-standin", "ddns-bench"}
+SKIP_CRATES = {"ddns-testkit", "ddns-cloudflare-standin", "ddns-bench", "ddns-kube-fake"}
 MACRO = re.compile(r"\b(trace|debug|info|warn|error)!\(")
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 FIELD = re.compile(r"(?:^|,)\s*(?:[%?])?([a-z_][a-z0-9_.]*)\s*(?:=|,|$)")

@@ -32,7 +32,7 @@ cd "$repo_root"
 #   file:     tells that the container image's binary is static
 #   util-linux: setpriv and unshare, to run ddnsd without privileges and in an
 #             otherwise empty root directory (as in the container image)
-#   python3-venv: the virtual environment of kubernetes-validate (Kubernetes
+#   python3-venv: the virtual environment of kubernetes-validate and jsonschema (Kubernetes
 #             manifest schemas, from PyPI)
 packages=(
 	iproute2
@@ -119,20 +119,25 @@ fi
 as_root=()
 install_packages
 
-# Kubernetes manifests (crates/ddnsd/tests/deploy_k8s.rs): kubernetes-validate
-# checks them against the API schemas it bundles (no cluster, no network at
-# test time), from PyPI, pinned, in a virtual environment under target/.
+# Kubernetes manifests (crates/ddnsd/tests/deploy_k8s.rs,
+# crates/ddns-operator/tests/manifests.rs): kubernetes-validate checks them
+# against the API schemas it bundles (no cluster, no network at test time);
+# jsonschema runs scripts/validate-crs.py, which checks the operator's
+# example resources against its generated CRD schemas. From PyPI, pinned, in
+# a virtual environment under target/.
 k8s_venv="$repo_root/target/venv-k8s"
 k8s_validate_version=1.37.0
+jsonschema_version=4.26.0
 install_k8s_validator() {
-	if [[ "$("$k8s_venv/bin/kubernetes-validate" --version 2>/dev/null)" == "$k8s_validate_version" ]]; then
+	if [[ "$("$k8s_venv/bin/kubernetes-validate" --version 2>/dev/null)" == "$k8s_validate_version" ]] &&
+		"$k8s_venv/bin/python3" -c "import importlib.metadata as m, sys; sys.exit(m.version('jsonschema') != '$jsonschema_version')" 2>/dev/null; then
 		return 0
 	fi
-	log "installing kubernetes-validate $k8s_validate_version into target/venv-k8s"
+	log "installing kubernetes-validate $k8s_validate_version and jsonschema $jsonschema_version into target/venv-k8s"
 	rm -rf "$k8s_venv"
 	if ! python3 -m venv "$k8s_venv" ||
 		! "$k8s_venv/bin/pip" install --quiet --disable-pip-version-check \
-			"kubernetes-validate==$k8s_validate_version"; then
+			"kubernetes-validate==$k8s_validate_version" "jsonschema==$jsonschema_version"; then
 		log "cannot install kubernetes-validate; the Kubernetes manifest tests will skip,"
 		log "or fail under DDNS_REQUIRE_SYSTEM_TESTS=1"
 	fi

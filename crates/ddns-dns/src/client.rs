@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tracing::debug;
 
 use crate::error::{Error, Result};
@@ -17,6 +17,9 @@ use crate::tsig::TsigKey;
 pub struct Answer {
     /// The RRset's values (empty when the name or type does not exist).
     pub values: Vec<RData>,
+    /// The RRset's TTL as served (the lowest when the records differ);
+    /// `None` without values.
+    pub ttl: Option<u32>,
     /// Whether the answer came with the AA bit (from a server of the zone).
     pub authoritative: bool,
 }
@@ -45,6 +48,21 @@ pub enum RrsetChange {
         /// Apply only if the RRset holds exactly these values now.
         expect: Option<Vec<RData>>,
     },
+    /// Add `add` to the RRset, then remove the records `remove` from it one
+    /// by one, leaving its other records: how the NS set at a zone's apex
+    /// changes, since servers ignore a deletion of that whole set (RFC 2136
+    /// §3.4.2.3) and never remove its last record. `ttl` applies to the
+    /// added records (BIND gives the whole set the TTL of an addition).
+    Edit {
+        /// Owner name.
+        name: Name,
+        /// TTL of the added records.
+        ttl: u32,
+        /// Records to add, all of one type.
+        add: Vec<RData>,
+        /// Records to remove, of the same type.
+        remove: Vec<RData>,
+    },
 }
 
 impl RrsetChange {
@@ -58,12 +76,14 @@ impl RrsetChange {
         }
     }
 
-    /// Adds the prerequisite that the RRset holds exactly `current` now.
+    /// Adds the prerequisite that the RRset holds exactly `current` now
+    /// (an [`RrsetChange::Edit`] takes no prerequisite).
     pub fn expecting(mut self, current: Vec<RData>) -> Self {
         match &mut self {
             RrsetChange::Replace { expect, .. } | RrsetChange::Delete { expect, .. } => {
                 *expect = Some(current)
             }
+            RrsetChange::Edit { .. } => {}
         }
         self
     }
@@ -76,6 +96,9 @@ impl RrsetChange {
             RrsetChange::Delete {
                 name, record_type, ..
             } => (name, Some(*record_type)),
+            RrsetChange::Edit {
+                name, add, remove, ..
+            } => (name, add.first().or(remove.first()).map(RData::record_type)),
         }
     }
 
@@ -84,8 +107,18 @@ impl RrsetChange {
         let Some(record_type) = record_type else {
             return Vec::new();
         };
+        if let RrsetChange::Edit {
+            ttl, add, remove, ..
+        } = self
+        {
+            return vec![
+                Section::Add(name.clone(), *ttl, add.clone()),
+                Section::DeleteRecords(name.clone(), remove.clone()),
+            ];
+        }
         let mut out = Vec::new();
         match self {
+            RrsetChange::Edit { .. } => {}
             RrsetChange::Replace { expect, .. } | RrsetChange::Delete { expect, .. } => {
                 match expect {
                     Some(values) if values.is_empty() => {
@@ -102,6 +135,40 @@ impl RrsetChange {
         }
         out
     }
+}
+
+/// The values and TTL of the `record_type` records at `name` in `records`.
+fn rrset_in(records: &[Record], name: &Name, record_type: RecordType) -> (Vec<RData>, Option<u32>) {
+    let matching = records
+        .iter()
+        .filter(|r| r.record_type() == record_type && r.name == *name);
+    let ttl = matching.clone().map(|r| r.ttl).min();
+    (matching.map(|r| r.data.clone()).collect(), ttl)
+}
+
+/// The RRset of `record_type` at `name` as the zone holds it, from an
+/// answer: the answer section, or for a referral (no AA bit, no answer, NS
+/// records in the authority section) the delegation's NS set or the glue.
+fn zone_data(
+    response: &Message,
+    name: &Name,
+    record_type: RecordType,
+) -> (Vec<RData>, Option<u32>) {
+    let referral = !response.metadata.authoritative
+        && response.answers.is_empty()
+        && response
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS);
+    if !referral {
+        return rrset_in(&response.answers, name, record_type);
+    }
+    let section = if record_type == RecordType::NS {
+        &response.authorities
+    } else {
+        &response.additionals
+    };
+    rrset_in(section, name, record_type)
 }
 
 /// Talks to one DNS server.
@@ -244,14 +311,37 @@ impl Client {
             ResponseCode::NoError | ResponseCode::NXDomain => {}
             rcode => return Err(self.rcode_error(operation, rcode, None)),
         }
-        let values = response
-            .answers
-            .iter()
-            .filter(|r| r.record_type() == record_type && r.name == *name)
-            .map(|r| r.data.clone())
-            .collect();
+        let (values, ttl) = rrset_in(&response.answers, name, record_type);
         Ok(Answer {
             values,
+            ttl,
+            authoritative: response.metadata.authoritative,
+        })
+    }
+
+    /// Queries an RRset as the server's zone holds it, including data at
+    /// or below a delegation.
+    ///
+    /// Like [`Client::query`], except for names where the zone delegates:
+    /// there the server answers with a referral (no AA bit, nothing in the
+    /// answer section), and the zone's own data comes from the other
+    /// sections: the delegation's NS set from the authority section, the
+    /// glue addresses from the additional section. A tool that keeps a
+    /// zone's RRsets up to date needs them to see that a delegation or its
+    /// glue already holds the right values.
+    pub async fn query_zone_data(&self, name: &Name, record_type: RecordType) -> Result<Answer> {
+        let operation = format!("query {name} {record_type}");
+        let response = self
+            .exchange(query_message(name, record_type), &operation)
+            .await?;
+        match response.metadata.response_code {
+            ResponseCode::NoError | ResponseCode::NXDomain => {}
+            rcode => return Err(self.rcode_error(operation, rcode, None)),
+        }
+        let (values, ttl) = zone_data(&response, name, record_type);
+        Ok(Answer {
+            values,
+            ttl,
             authoritative: response.metadata.authoritative,
         })
     }
@@ -306,5 +396,72 @@ impl Client {
     /// it only checks that the server answers for the zone.
     pub async fn check_key(&self, zone: &Name) -> Result<()> {
         self.query(zone, RecordType::SOA).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::OpCode;
+    use hickory_proto::rr::rdata::{A, NS};
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap_or_else(|_| Name::root())
+    }
+
+    fn record(owner: &str, ttl: u32, data: RData) -> Record {
+        Record::from_rdata(name(owner), ttl, data)
+    }
+
+    fn ns(target: &str) -> RData {
+        RData::NS(NS(name(target)))
+    }
+
+    #[test]
+    fn zone_data_reads_answers_and_referrals() {
+        let mut answer = Message::response(1, OpCode::Query);
+        answer.metadata.authoritative = true;
+        answer.add_answer(record(
+            "a.example.test.",
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        answer.add_answer(record(
+            "a.example.test.",
+            30,
+            RData::A(A::new(192, 0, 2, 2)),
+        ));
+        answer.add_answer(record(
+            "b.example.test.",
+            60,
+            RData::A(A::new(192, 0, 2, 3)),
+        ));
+        let (values, ttl) = zone_data(&answer, &name("a.example.test."), RecordType::A);
+        assert_eq!((values.len(), ttl), (2, Some(30)), "the lowest TTL");
+
+        let mut referral = Message::response(2, OpCode::Query);
+        referral.add_authority(record("sub.example.test.", 300, ns("ns.sub.example.test.")));
+        referral.add_additional(record(
+            "ns.sub.example.test.",
+            120,
+            RData::A(A::new(192, 0, 2, 53)),
+        ));
+        let (values, ttl) = zone_data(&referral, &name("sub.example.test."), RecordType::NS);
+        assert_eq!((values, ttl), (vec![ns("ns.sub.example.test.")], Some(300)));
+        let (values, ttl) = zone_data(&referral, &name("ns.sub.example.test."), RecordType::A);
+        assert_eq!(
+            (values, ttl),
+            (vec![RData::A(A::new(192, 0, 2, 53))], Some(120))
+        );
+        let (values, ttl) = zone_data(&referral, &name("x.sub.example.test."), RecordType::NS);
+        assert_eq!((values.len(), ttl), (0, None), "only the cut's own NS set");
+
+        // An authoritative negative answer with the zone's NS in authority
+        // is not a referral.
+        let mut negative = Message::response(3, OpCode::Query);
+        negative.metadata.authoritative = true;
+        negative.add_authority(record("example.test.", 300, ns("ns.example.test.")));
+        let (values, _) = zone_data(&negative, &name("example.test."), RecordType::NS);
+        assert!(values.is_empty());
     }
 }

@@ -26,6 +26,8 @@ pub(crate) enum Section {
     DeleteRrset(Name, RecordType),
     /// Update: add these records (§2.5.1).
     Add(Name, u32, Vec<RData>),
+    /// Update: delete these records, one by one (§2.5.4).
+    DeleteRecords(Name, Vec<RData>),
 }
 
 /// An UPDATE for `zone` with prerequisites and updates in the given order.
@@ -52,6 +54,13 @@ pub(crate) fn build_update(zone: &Name, sections: &[Section]) -> Message {
                 let mut record = Record::update0(name.clone(), 0, *record_type);
                 record.dns_class = DNSClass::ANY;
                 message.add_update(record);
+            }
+            Section::DeleteRecords(name, values) => {
+                for value in values {
+                    let mut record = Record::from_rdata(name.clone(), 0, value.clone());
+                    record.dns_class = DNSClass::NONE;
+                    message.add_update(record);
+                }
             }
             Section::Add(name, ttl, values) => {
                 for value in values {
@@ -133,6 +142,31 @@ mod tests {
         assert_eq!(updates[1].ttl, 60);
         assert_eq!(message.prerequisites().len(), 1);
         assert_eq!(message.prerequisites()[0].ttl, 0);
+    }
+
+    #[test]
+    fn an_edit_adds_then_removes_single_records() {
+        let ns = |s: &str| RData::NS(hickory_proto::rr::rdata::NS(name(s)));
+        let message = update_message(
+            &name("example.test."),
+            &[crate::RrsetChange::Edit {
+                name: name("example.test."),
+                ttl: 3600,
+                add: vec![ns("ns1.example.net."), ns("ns2.example.net.")],
+                remove: vec![ns("ns.example.test.")],
+            }],
+        );
+        let updates = message.updates();
+        assert_eq!(updates.len(), 3);
+        assert!(
+            updates[..2]
+                .iter()
+                .all(|r| r.dns_class == DNSClass::IN && r.ttl == 3600)
+        );
+        assert_eq!(updates[2].dns_class, DNSClass::NONE);
+        assert_eq!(updates[2].ttl, 0);
+        assert_eq!(updates[2].data, ns("ns.example.test."));
+        assert!(message.prerequisites().is_empty());
     }
 
     #[test]

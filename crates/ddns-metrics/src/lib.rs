@@ -67,4 +67,4 @@ mod server;
 pub use config::{ADDR_VARIABLE, MetricsConfig, VARIABLES};
 pub use error::{Error, Result};
 pub use metrics::{CONTENT_TYPE, Metrics};
-pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, bind, serve};
+pub use server::{Endpoints, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, bind, serve, serve_endpoints};

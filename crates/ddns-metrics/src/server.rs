@@ -52,6 +52,36 @@ pub async fn bind(config: &MetricsConfig) -> Result<TcpListener> {
         .map_err(|source| Error::BindFailed { addr, source })
 }
 
+/// What the endpoint serves: the metrics text and the readiness verdict.
+///
+/// The daemon's engine metrics are one implementation; other programs of
+/// the project (the Kubernetes operator) bring their own.
+pub trait Endpoints: Send + Sync + 'static {
+    /// The `/metrics` body in the Prometheus text format.
+    fn metrics(&self) -> String;
+    /// Whether `/readyz` answers 200, and the one-line body it sends.
+    fn readiness(&self) -> (bool, String);
+}
+
+struct EngineEndpoints {
+    metrics: Arc<Metrics>,
+    health: watch::Receiver<HealthSnapshot>,
+}
+
+impl Endpoints for EngineEndpoints {
+    fn metrics(&self) -> String {
+        self.metrics.encode()
+    }
+
+    fn readiness(&self) -> (bool, String) {
+        let snapshot = self.health.borrow();
+        (
+            snapshot.state == Readiness::Ready,
+            format!("{}: {}", snapshot.state, snapshot.reason),
+        )
+    }
+}
+
 /// Serves `/metrics` from `metrics` and `/readyz` from `health` on
 /// `listener` until `shutdown` completes; then stops accepting, lets open
 /// connections finish their request for a few seconds and closes them.
@@ -61,6 +91,20 @@ pub async fn serve<F>(
     health: watch::Receiver<HealthSnapshot>,
     shutdown: F,
 ) where
+    F: Future<Output = ()>,
+{
+    serve_endpoints(
+        listener,
+        Arc::new(EngineEndpoints { metrics, health }),
+        shutdown,
+    )
+    .await;
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` from `endpoints` on
+/// `listener` until `shutdown` completes, like [`serve`].
+pub async fn serve_endpoints<F>(listener: TcpListener, endpoints: Arc<dyn Endpoints>, shutdown: F)
+where
     F: Future<Output = ()>,
 {
     match listener.local_addr() {
@@ -88,8 +132,7 @@ pub async fn serve<F>(
                 connections.spawn(connection(
                     stream,
                     peer,
-                    Arc::clone(&metrics),
-                    health.clone(),
+                    Arc::clone(&endpoints),
                     closed.clone(),
                     permit,
                 ));
@@ -127,13 +170,12 @@ fn is_connection_error(error: &std::io::Error) -> bool {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    metrics: Arc<Metrics>,
-    health: watch::Receiver<HealthSnapshot>,
+    endpoints: Arc<dyn Endpoints>,
     mut closing: watch::Receiver<()>,
     _permit: OwnedSemaphorePermit,
 ) {
     let service = service_fn(move |request: Request<Incoming>| {
-        let response = respond(request.method(), request.uri().path(), &metrics, &health);
+        let response = respond(request.method(), request.uri().path(), endpoints.as_ref());
         debug!(
             %peer,
             method = %request.method(),
@@ -164,8 +206,7 @@ async fn connection(
 pub(crate) fn respond(
     method: &Method,
     path: &str,
-    metrics: &Metrics,
-    health: &watch::Receiver<HealthSnapshot>,
+    endpoints: &dyn Endpoints,
 ) -> Response<Full<Bytes>> {
     if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
         return text(StatusCode::NOT_FOUND, TEXT, "not found\n".to_string());
@@ -182,16 +223,15 @@ pub(crate) fn respond(
         return response;
     }
     match path {
-        "/metrics" => text(StatusCode::OK, metrics::CONTENT_TYPE, metrics.encode()),
+        "/metrics" => text(StatusCode::OK, metrics::CONTENT_TYPE, endpoints.metrics()),
         "/readyz" => {
-            let snapshot = health.borrow();
-            let status = if snapshot.state == Readiness::Ready {
+            let (ready, line) = endpoints.readiness();
+            let status = if ready {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            let body = format!("{}: {}\n", snapshot.state, snapshot.reason);
-            text(status, TEXT, body)
+            text(status, TEXT, format!("{line}\n"))
         }
         _ => text(StatusCode::OK, TEXT, "ok\n".to_string()),
     }

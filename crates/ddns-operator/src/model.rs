@@ -25,6 +25,11 @@ pub struct RecordObject {
     pub namespace: String,
     /// `metadata.creationTimestamp` (RFC 3339), which orders claims.
     pub created: Option<String>,
+    /// Where the resource stands among resources read together without
+    /// an API server (`ddns-operator render` counts documents in file
+    /// order); orders claims that have no creation time. 0 for resources
+    /// read from the API.
+    pub order: u64,
     /// `spec.zoneRef`.
     pub zone_ref: String,
     /// `spec.name`.
@@ -54,12 +59,20 @@ impl RecordObject {
                 .creation_timestamp
                 .as_ref()
                 .map(|t| t.0.to_string()),
+            order: 0,
             zone_ref: spec.zone_ref().to_string(),
             owner: spec.name().to_string(),
             ttl: spec.ttl(),
             values: spec.values(),
             deleting: object.meta().deletion_timestamp.is_some(),
         }
+    }
+
+    /// The same record, placed `order`-th among resources that have no
+    /// creation time (see [`RecordObject::order`]).
+    pub fn with_order(mut self, order: u64) -> Self {
+        self.order = order;
+        self
     }
 
     /// `Kind/name`, as conflicts and status name the record.
@@ -174,15 +187,13 @@ pub fn zone_spec(spec: &DNSZoneSpec) -> Result<ZoneSpec, String> {
 
 /// The records of one zone, turned into claims in creation order (then
 /// kind and name), and assembled. Records being deleted are left out.
+///
+/// A record without a creation time (read from a file, not yet created)
+/// comes after every record that has one, as it would once created, and
+/// such records keep their [`RecordObject::order`] among themselves.
 pub fn assemble_zone(zone: &ZoneSpec, records: &[RecordObject]) -> Assembly {
     let mut ordered: Vec<&RecordObject> = records.iter().filter(|r| !r.deleting).collect();
-    ordered.sort_by(|a, b| {
-        (a.created.as_deref(), a.kind, a.name.as_str()).cmp(&(
-            b.created.as_deref(),
-            b.kind,
-            b.name.as_str(),
-        ))
-    });
+    ordered.sort_by(|a, b| claim_order(a).cmp(&claim_order(b)));
     let mut claims = Vec::with_capacity(ordered.len());
     let mut unreadable = Vec::new();
     for record in ordered {
@@ -194,6 +205,23 @@ pub fn assemble_zone(zone: &ZoneSpec, records: &[RecordObject]) -> Assembly {
     let mut assembly = assemble(zone, &claims);
     assembly.conflicts.extend(unreadable);
     assembly
+}
+
+fn claim_order(record: &RecordObject) -> (bool, Option<&str>, u64, &'static str, &str) {
+    (
+        record.created.is_none(),
+        record.created.as_deref(),
+        record.order,
+        record.kind,
+        record.name.as_str(),
+    )
+}
+
+/// The file a zone is written to in a zone directory: `<zoneName>.zone`,
+/// the name in lower case without the trailing dot (`example.com.zone`).
+/// `zonefile` delivery and `ddns-operator render --output-dir` both use it.
+pub fn zone_file_name(zone: &ZoneName) -> String {
+    format!("{}.zone", zone.as_str())
 }
 
 fn claim(zone: &ZoneSpec, record: &RecordObject) -> Result<Claim, Conflict> {
@@ -219,4 +247,77 @@ fn claim(zone: &ZoneSpec, record: &RecordObject) -> Result<Claim, Conflict> {
         ttl: record.ttl,
         values,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddns_core::zone::ConflictKind;
+
+    fn zone() -> ZoneSpec {
+        let spec: DNSZoneSpec = serde_json::from_value(serde_json::json!({
+            "zoneName": "example.com",
+            "soa": {"primaryNs": "ns1.example.net", "adminEmail": "hostmaster@example.com"},
+            "nameServers": ["ns1.example.net"],
+        }))
+        .unwrap();
+        zone_spec(&spec).unwrap()
+    }
+
+    fn www(name: &str, created: Option<&str>, order: u64, address: &str) -> RecordObject {
+        RecordObject {
+            kind: "ARecord",
+            name: name.into(),
+            namespace: "default".into(),
+            created: created.map(str::to_string),
+            order,
+            zone_ref: "example".into(),
+            owner: "www".into(),
+            ttl: None,
+            values: Ok(vec![RecordData::A(address.parse().unwrap())]),
+            deleting: false,
+        }
+    }
+
+    fn loser(records: &[RecordObject]) -> String {
+        let assembly = assemble_zone(&zone(), records);
+        assert_eq!(assembly.conflicts.len(), 1, "{:?}", assembly.conflicts);
+        assert_eq!(assembly.conflicts[0].kind, ConflictKind::AlreadyClaimed);
+        assembly.conflicts[0].source.clone()
+    }
+
+    #[test]
+    fn claims_follow_creation_time_then_order_then_kind_and_name() {
+        let t1 = Some("2026-01-01T00:00:00Z");
+        let t2 = Some("2026-01-02T00:00:00Z");
+        // The older resource keeps the name, whatever its name or order.
+        assert_eq!(
+            loser(&[www("a", t2, 0, "192.0.2.1"), www("b", t1, 1, "192.0.2.2")]),
+            "ARecord/a"
+        );
+        // Without creation times, the order decides (file order in render).
+        assert_eq!(
+            loser(&[
+                www("a", None, 2, "192.0.2.1"),
+                www("b", None, 1, "192.0.2.2")
+            ]),
+            "ARecord/a"
+        );
+        // A resource not yet created comes after every created one.
+        assert_eq!(
+            loser(&[www("a", None, 0, "192.0.2.1"), www("b", t2, 5, "192.0.2.2")]),
+            "ARecord/a"
+        );
+        // Same time and order (from the API): by name.
+        assert_eq!(
+            loser(&[www("b", t1, 0, "192.0.2.1"), www("a", t1, 0, "192.0.2.2")]),
+            "ARecord/b"
+        );
+    }
+
+    #[test]
+    fn zone_files_are_named_after_the_zone() {
+        let name = ZoneName::parse("Example.COM.").unwrap();
+        assert_eq!(zone_file_name(&name), "example.com.zone");
+    }
 }

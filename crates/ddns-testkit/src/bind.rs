@@ -24,10 +24,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::skip_or_fail;
-use config::{CA_FILE, LOG_FILE, NamedConf, STDERR_FILE};
+use config::{
+    CA_FILE, LOG_FILE, NamedConf, RNDC_CONF_FILE, RNDC_KEY, RNDC_KEY_FILE, STDERR_FILE, ZONES_DIR,
+    ZONES_INCLUDE,
+};
 use setup::{
-    LoopbackAddress, ZoneCheck, check_config, find_program, free_ports, is_root, make_certificate,
-    make_key, random_token, run, run_with_stdin, write_file,
+    LoopbackAddress, ZoneCheck, check_config, find_program, free_ports, is_root, key_text,
+    make_certificate, make_key, random_token, run, run_with_stdin, write_file,
 };
 
 /// The zone every instance serves and every key may update.
@@ -41,7 +44,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bounds a stuck `dig`, `nsupdate` or statistics request.
 const TOOL_TIMEOUT_SECS: u64 = 5;
 /// Ports inside a network namespace, which is fresh and holds nothing else.
-const NETNS_PORTS: (u16, u16, u16) = (53, 443, 8053);
+const NETNS_PORTS: (u16, u16, u16, u16) = (53, 443, 8053, 953);
 
 /// What a test wants from its server. The default: zone `example.test`,
 /// one key `ddns-key` (hmac-sha256), no DoH, no class CH zone, its own
@@ -57,6 +60,7 @@ pub struct BindOptions {
     netns: Option<String>,
     address: Option<IpAddr>,
     chaos_txt: Vec<(String, String)>,
+    rndc: bool,
 }
 
 impl BindOptions {
@@ -145,6 +149,16 @@ impl BindOptions {
         self
     }
 
+    /// Also opens an rndc control channel (a key of its own, on the
+    /// instance's address) and includes `zones/zones.conf` of the instance's
+    /// directory (created empty) in named.conf, for tests of zone files
+    /// delivered into [`Bind::zones_dir`] and loaded with
+    /// [`Bind::rndc_command`]`(&["reload", ZONE])` or `reconfig`.
+    pub fn rndc(mut self, yes: bool) -> Self {
+        self.rndc = yes;
+        self
+    }
+
     /// The CH zones, in the order first asked for, with their texts.
     fn chaos_zones(&self) -> Vec<(&str, Vec<&str>)> {
         let mut zones: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -215,6 +229,7 @@ pub struct Bind {
     dns: SocketAddr,
     doh: Option<SocketAddr>,
     stats: SocketAddr,
+    control: Option<SocketAddr>,
     keys: Vec<TsigKey>,
     other_zone: bool,
     chaos_zones: Vec<String>,
@@ -245,6 +260,9 @@ impl Bind {
         }
         if options.netns.is_some() {
             wanted.push("curl");
+        }
+        if options.rndc {
+            wanted.push("rndc");
         }
         let missing: Vec<&str> = wanted
             .iter()
@@ -278,15 +296,16 @@ impl Bind {
             .tempdir()
             .expect("create a directory for named");
         let mut loopback = None;
-        let (dns, doh, stats) = match &options.netns {
+        let (dns, doh, stats, control) = match &options.netns {
             Some(netns) => {
                 let ip = options.address.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
                 run(Command::new("ip").args(["-n", netns, "link", "set", "lo", "up"]));
-                let (d, h, s) = NETNS_PORTS;
+                let (d, h, s, c) = NETNS_PORTS;
                 (
                     SocketAddr::new(ip, d),
                     SocketAddr::new(ip, h),
                     SocketAddr::new(ip, s),
+                    SocketAddr::new(ip, c),
                 )
             }
             None => {
@@ -299,10 +318,24 @@ impl Bind {
                     SocketAddr::new(ip, ports[0]),
                     SocketAddr::new(ip, ports[1]),
                     SocketAddr::new(ip, ports[2]),
+                    SocketAddr::new(ip, ports[3]),
                 )
             }
         };
         let doh = options.doh.then_some(doh);
+        let control = options.rndc.then_some(control);
+        if let Some(control) = control {
+            let key = key_text(RNDC_KEY, "hmac-sha256");
+            write_file(&dir.path().join(RNDC_KEY_FILE), &key);
+            write_file(
+                &dir.path().join(RNDC_CONF_FILE),
+                &config::rndc_conf(&key, control),
+            );
+            let zones = dir.path().join(ZONES_DIR);
+            std::fs::create_dir(&zones)
+                .unwrap_or_else(|e| panic!("create {}: {e}", zones.display()));
+            write_file(&zones.join(ZONES_INCLUDE), "");
+        }
 
         let key_specs = if options.keys.is_empty() {
             vec![(DEFAULT_KEY.0.to_owned(), DEFAULT_KEY.1.to_owned())]
@@ -349,6 +382,7 @@ impl Bind {
                 max_udp_size: options.max_udp_size,
                 allow_unsigned_updates: options.allow_unsigned_updates,
                 chaos_zones: chaos_zones.iter().map(|(zone, _)| *zone).collect(),
+                control,
             }
             .render(),
         );
@@ -387,6 +421,7 @@ impl Bind {
             dns,
             doh,
             stats,
+            control,
             keys,
             other_zone: options.other_zone,
             chaos_zones,
@@ -437,6 +472,54 @@ impl Bind {
     /// The zone no key may update (`other.test`), when asked for.
     pub fn other_zone(&self) -> Option<&str> {
         self.other_zone.then_some(OTHER_ZONE)
+    }
+
+    /// The directory whose `zones.conf` named.conf includes, when
+    /// [`BindOptions::rndc`] was asked for.
+    pub fn zones_dir(&self) -> Option<PathBuf> {
+        self.control.map(|_| self.dir.path().join(ZONES_DIR))
+    }
+
+    /// The command line of `rndc` talking to this instance's control
+    /// channel, followed by `args` (`&["reload", "example.test"]`), when
+    /// [`BindOptions::rndc`] was asked for. Not for an instance in a
+    /// network namespace (the command runs outside it).
+    pub fn rndc_command(&self, args: &[&str]) -> Option<Vec<String>> {
+        self.control?;
+        let rndc = find_program("rndc")?;
+        let mut command = vec![
+            rndc.display().to_string(),
+            "-c".to_owned(),
+            self.dir.path().join(RNDC_CONF_FILE).display().to_string(),
+        ];
+        command.extend(args.iter().map(|a| (*a).to_owned()));
+        Some(command)
+    }
+
+    /// Runs [`Bind::rndc_command`] with `args`; its output, or why it
+    /// failed. Panics without [`BindOptions::rndc`].
+    pub fn rndc(&self, args: &[&str]) -> Result<String, String> {
+        let argv = self
+            .rndc_command(args)
+            .expect("Bind::rndc needs BindOptions::rndc(true)");
+        let output = Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap_or_else(|e| panic!("run rndc: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if output.status.success() {
+            Ok(text)
+        } else {
+            Err(format!(
+                "rndc {} failed ({}): {text}",
+                args.join(" "),
+                output.status
+            ))
+        }
     }
 
     /// The random token served as the apex TXT record of `example.test`.

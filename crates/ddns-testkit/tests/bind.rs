@@ -423,3 +423,44 @@ fn a_bad_record_line_is_reported_by_named_checkzone() {
         }
     }
 }
+
+#[test]
+fn rndc_controls_the_instance_and_its_zones_include_is_read() {
+    let Some(bind) = Bind::start("rndc_controls_the_instance", BindOptions::new().rndc(true))
+    else {
+        return;
+    };
+    assert!(
+        bind.rndc(&["status"])
+            .unwrap()
+            .contains("server is up and running")
+    );
+    let zones = bind.zones_dir().unwrap();
+    std::fs::write(
+        zones.join("extra.test.zone"),
+        "$TTL 60\n@ SOA ns.extra.test. hostmaster.extra.test. 1 3600 600 86400 60\n@ NS ns.extra.test.\nns A 192.0.2.53\n",
+    )
+    .unwrap();
+    std::fs::write(
+        zones.join("zones.conf"),
+        format!(
+            "zone \"extra.test\" {{ type primary; file \"{}/extra.test.zone\"; }};\n",
+            zones.display()
+        ),
+    )
+    .unwrap();
+    bind.rndc(&["reconfig"]).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while bind.query("ns.extra.test", "A").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(bind.query("ns.extra.test", "A"), ["192.0.2.53"]);
+    let error = bind.rndc(&["reload", "missing.test"]).unwrap_err();
+    assert!(error.contains("not found"), "{error}");
+    assert!(
+        Bind::start("no_rndc", BindOptions::new())
+            .unwrap()
+            .zones_dir()
+            .is_none()
+    );
+}

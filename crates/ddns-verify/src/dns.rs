@@ -211,6 +211,7 @@ mod tests {
                 .iter()
                 .map(|v| RData::A(A::new(v[0], v[1], v[2], v[3])))
                 .collect(),
+            ttl: (!values.is_empty()).then_some(60),
             authoritative,
         })
     }

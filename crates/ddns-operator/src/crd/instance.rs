@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
     group = "ddns.dev",
     version = "v1alpha1",
     kind = "Bind9Instance",
+    doc = "A BIND9 server that ddns-operator delivers zones to: its address, role and TSIG key.",
     namespaced,
     shortname = "bind9",
     category = "ddns",
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::schema::kubernetes_integers)]
 pub struct Bind9InstanceSpec {
     /// The server's IP address or host name.
     #[schemars(length(min = 1, max = 253))]

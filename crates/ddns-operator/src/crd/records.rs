@@ -23,6 +23,7 @@ pub const OWNER_PATTERN: &str = r"^(@|(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-
 /// What the operator last did with a record.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::schema::kubernetes_integers)]
 pub struct RecordStatus {
     /// `Ready` and `Degraded`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -62,6 +63,7 @@ macro_rules! record_kind {
     (
         $(#[$doc:meta])*
         $kind:literal, $spec:ident, $plural:literal, $short:literal, $column:literal, $column_path:literal,
+        $root_doc:literal,
         { $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty, )* }
         |$this:ident| $values:expr
     ) => {
@@ -71,6 +73,7 @@ macro_rules! record_kind {
             group = "ddns.dev",
             version = "v1alpha1",
             kind = $kind,
+            doc = $root_doc,
             plural = $plural,
             namespaced,
             status = "RecordStatus",
@@ -85,6 +88,7 @@ macro_rules! record_kind {
             printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
         )]
         #[serde(rename_all = "camelCase")]
+        #[schemars(transform = super::schema::kubernetes_integers)]
         pub struct $spec {
             /// The `metadata.name` of the DNSZone in the same namespace.
             #[schemars(length(min = 1, max = 253))]
@@ -122,6 +126,7 @@ macro_rules! record_kind {
 record_kind! {
     /// IPv4 addresses at a name.
     "ARecord", ARecordSpec, "arecords", "a", "Addresses", ".spec.addresses",
+    "IPv4 addresses (A records) at one name of a DNSZone; the resource owns that name's A records.",
     {
         /// The addresses; each one A record.
         #[schemars(length(min = 1, max = 64))]
@@ -133,6 +138,7 @@ record_kind! {
 record_kind! {
     /// IPv6 addresses at a name.
     "AAAARecord", AAAARecordSpec, "aaaarecords", "aaaa", "Addresses", ".spec.addresses",
+    "IPv6 addresses (AAAA records) at one name of a DNSZone; the resource owns that name's AAAA records.",
     {
         /// The addresses; each one AAAA record.
         #[schemars(length(min = 1, max = 64))]
@@ -144,6 +150,7 @@ record_kind! {
 record_kind! {
     /// An alias: the name is another name.
     "CNAMERecord", CNAMERecordSpec, "cnamerecords", "cname", "Target", ".spec.target",
+    "An alias (CNAME record) at one name of a DNSZone; no other record can share the name.",
     {
         /// The canonical name (fully qualified).
         #[schemars(length(min = 1, max = 254), regex(pattern = HOST_PATTERN))]
@@ -155,6 +162,7 @@ record_kind! {
 record_kind! {
     /// Text at a name.
     "TXTRecord", TXTRecordSpec, "txtrecords", "txt", "Values", ".spec.values",
+    "Text (TXT records) at one name of a DNSZone; the resource owns that name's TXT records.",
     {
         /// The values; each one TXT record. A value over 255 bytes is
         /// split into several character-strings of one record.
@@ -167,6 +175,7 @@ record_kind! {
 record_kind! {
     /// A mail exchanger for a name.
     "MXRecord", MXRecordSpec, "mxrecords", "mx", "Exchange", ".spec.exchange",
+    "One mail exchanger (MX record) of a name in a DNSZone; several MXRecords build one set.",
     {
         /// Lower is preferred.
         #[schemars(range(min = 0, max = 65535))]
@@ -181,6 +190,7 @@ record_kind! {
 record_kind! {
     /// A name server for a delegated name below the apex.
     "NSRecord", NSRecordSpec, "nsrecords", "ns", "Nameserver", ".spec.nameserver",
+    "One name server (NS record) delegating a name below a DNSZone's apex; several NSRecords build one set.",
     {
         /// The name server's host name (fully qualified).
         #[schemars(length(min = 1, max = 254), regex(pattern = HOST_PATTERN))]
@@ -192,6 +202,7 @@ record_kind! {
 record_kind! {
     /// A service location (`_service._proto` names).
     "SRVRecord", SRVRecordSpec, "srvrecords", "srv", "Target", ".spec.target",
+    "One service location (SRV record) in a DNSZone; several SRVRecords build one set.",
     {
         /// Lower is tried first.
         #[schemars(range(min = 0, max = 65535))]
@@ -217,6 +228,7 @@ record_kind! {
 record_kind! {
     /// A certification authority authorisation.
     "CAARecord", CAARecordSpec, "caarecords", "caa", "Value", ".spec.value",
+    "One certification authority authorisation (CAA record) in a DNSZone; several CAARecords build one set.",
     {
         /// Flags; 128 marks the property critical.
         #[schemars(range(min = 0, max = 255))]

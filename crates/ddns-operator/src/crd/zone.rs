@@ -17,6 +17,7 @@ pub const HOST_PATTERN: &str = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.
     group = "ddns.dev",
     version = "v1alpha1",
     kind = "DNSZone",
+    doc = "A DNS zone managed by ddns-operator: its SOA settings and name servers, which Bind9Instances receive it, and how.",
     plural = "dnszones",
     namespaced,
     status = "DNSZoneStatus",
@@ -49,6 +50,7 @@ pub const HOST_PATTERN: &str = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::schema::kubernetes_integers)]
 pub struct DNSZoneSpec {
     /// The zone's name, such as `example.com`.
     #[schemars(length(min = 1, max = 254), regex(pattern = HOST_PATTERN))]
@@ -171,6 +173,7 @@ pub enum SelectorOperator {
 /// What the operator last did with a zone.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::schema::kubernetes_integers)]
 pub struct DNSZoneStatus {
     /// `Ready` and `Degraded`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -202,12 +205,11 @@ pub struct DNSZoneStatus {
 pub struct InstanceResult {
     /// The `Bind9Instance`'s name.
     pub name: String,
-    /// `Applied`, `Unchanged`, `Failed` or `Skipped` (secondaries).
+    /// `Delivered`, `Failed` or `Skipped` (secondaries). How many RRsets
+    /// a delivery changed goes to Events and metrics, not here, so that a
+    /// round with nothing to do writes no status.
     pub result: String,
     /// Details.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
-    /// How many RRsets the last delivery changed.
-    #[serde(default)]
-    pub changes: u32,
 }

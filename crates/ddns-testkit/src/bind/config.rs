@@ -11,6 +11,14 @@ pub(super) const CERT_FILE: &str = "tls.crt";
 pub(super) const CERT_KEY_FILE: &str = "tls.key";
 pub(super) const CA_FILE: &str = "ca.crt";
 pub(super) const CA_KEY_FILE: &str = "ca.key";
+/// The rndc key (a `key` stanza) and the rndc configuration using it.
+pub(super) const RNDC_KEY_FILE: &str = "rndc.key";
+pub(super) const RNDC_CONF_FILE: &str = "rndc.conf";
+/// The directory of zone-file delivery and the include file in it.
+pub(super) const ZONES_DIR: &str = "zones";
+pub(super) const ZONES_INCLUDE: &str = "zones.conf";
+/// The rndc key's name.
+pub(super) const RNDC_KEY: &str = "rndc-key";
 
 /// The zone file of `zone` inside `dir`.
 pub(super) fn zone_path(dir: &Path, zone: &str) -> PathBuf {
@@ -37,6 +45,19 @@ pub(super) struct NamedConf<'a> {
     pub(super) allow_unsigned_updates: bool,
     /// Zones of class CH; when there are any, every zone goes into a view.
     pub(super) chaos_zones: Vec<&'a str>,
+    /// The rndc control channel's address, with the rndc key in
+    /// [`RNDC_KEY_FILE`] and the include file of [`ZONES_DIR`]; `None`
+    /// for no control channel.
+    pub(super) control: Option<SocketAddr>,
+}
+
+/// `rndc.conf` for the control channel at `control`, with the key text.
+pub(super) fn rndc_conf(key_text: &str, control: SocketAddr) -> String {
+    format!(
+        "{key_text}\noptions {{ default-key \"{RNDC_KEY}\"; default-server {}; default-port {}; }};\n",
+        control.ip(),
+        control.port()
+    )
 }
 
 /// `listen-on port P` or `listen-on-v6 port P`, matching the address family,
@@ -103,11 +124,22 @@ impl NamedConf<'_> {
              \x20   category security {{ everything; }};\n\
              \x20   category lame-servers {{ null; }};\n\
              }};\n\
-             controls {{ }};\n\
              statistics-channels {{ inet {} port {} allow {{ any; }}; }};\n",
             self.stats.ip(),
             self.stats.port()
         );
+        match self.control {
+            Some(control) => {
+                let _ = write!(
+                    conf,
+                    "include \"{dir}/{RNDC_KEY_FILE}\";\n\
+                     controls {{ inet {ip} port {port} allow {{ {ip}; }} keys {{ \"{RNDC_KEY}\"; }}; }};\n",
+                    ip = control.ip(),
+                    port = control.port()
+                );
+            }
+            None => conf.push_str("controls { };\n"),
+        }
         let policy = if self.allow_unsigned_updates {
             "allow-update { any; };".to_owned()
         } else {
@@ -130,6 +162,9 @@ impl NamedConf<'_> {
                 "zone \"{other}\" {{ type primary; file \"{}\"; }};",
                 zone_path(self.dir, other).display()
             );
+        }
+        if self.control.is_some() {
+            let _ = writeln!(zones, "include \"{dir}/{ZONES_DIR}/{ZONES_INCLUDE}\";");
         }
         if self.chaos_zones.is_empty() {
             conf.push_str(&zones);
@@ -225,7 +260,37 @@ mod tests {
             max_udp_size: None,
             allow_unsigned_updates: false,
             chaos_zones: Vec::new(),
+            control: None,
         }
+    }
+
+    #[test]
+    fn a_control_channel_comes_with_its_key_and_the_zones_include() {
+        let text = NamedConf {
+            control: Some("127.0.0.7:5303".parse().unwrap()),
+            ..conf(Path::new("/d"))
+        }
+        .render();
+        assert!(text.contains("include \"/d/rndc.key\";\n"), "{text}");
+        assert!(
+            text.contains(
+                "controls { inet 127.0.0.7 port 5303 allow { 127.0.0.7; } keys { \"rndc-key\"; }; };"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("include \"/d/zones/zones.conf\";\n"),
+            "{text}"
+        );
+        assert!(!conf(Path::new("/d")).render().contains("zones.conf"));
+        assert!(conf(Path::new("/d")).render().contains("controls { };"));
+        let rndc = rndc_conf("key \"rndc-key\" { };\n", "127.0.0.7:5303".parse().unwrap());
+        assert!(
+            rndc.ends_with(
+                "options { default-key \"rndc-key\"; default-server 127.0.0.7; default-port 5303; };\n"
+            ),
+            "{rndc}"
+        );
     }
 
     #[test]

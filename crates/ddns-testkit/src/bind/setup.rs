@@ -83,8 +83,8 @@ impl Drop for LoopbackAddress {
     }
 }
 
-/// Three distinct ports free for both TCP and UDP on `ip` right now.
-pub(super) fn free_ports(ip: IpAddr) -> [u16; 3] {
+/// Four distinct ports free for both TCP and UDP on `ip` right now.
+pub(super) fn free_ports(ip: IpAddr) -> [u16; 4] {
     let mut held = Vec::new();
     for _ in 0..100 {
         let tcp =
@@ -92,8 +92,8 @@ pub(super) fn free_ports(ip: IpAddr) -> [u16; 3] {
         let port = tcp.local_addr().expect("a bound address").port();
         if let Ok(udp) = UdpSocket::bind((ip, port)) {
             held.push((port, tcp, udp));
-            if let [a, b, c] = &held[..] {
-                return [a.0, b.0, c.0];
+            if let [a, b, c, d] = &held[..] {
+                return [a.0, b.0, c.0, d.0];
             }
         }
     }
@@ -106,12 +106,17 @@ pub(super) fn random_token() -> String {
     format!("ddns-testkit-{:016x}{:016x}", word(), word())
 }
 
-pub(super) fn make_key(dir: &Path, name: &str, algorithm: &str) -> TsigKey {
+/// The text `tsig-keygen -a algorithm name` prints: a `key` stanza.
+pub(super) fn key_text(name: &str, algorithm: &str) -> String {
     let output = run(
         Command::new(find_program("tsig-keygen").expect("tsig-keygen"))
             .args(["-a", algorithm, name]),
     );
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub(super) fn make_key(dir: &Path, name: &str, algorithm: &str) -> TsigKey {
+    let text = key_text(name, algorithm);
     let secret = config::parse_secret(&text)
         .unwrap_or_else(|| panic!("no secret in tsig-keygen's output: {text}"));
     let file = dir.join(format!("{name}.key"));

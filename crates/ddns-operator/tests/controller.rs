@@ -1,0 +1,835 @@
+//! The real controller against the in-process fake API server, with a
+//! recording delivery: what the controller asks of the servers, in which
+//! order against its API calls, and what it reports in statuses and
+//! Events. Delivery itself is tested against a real BIND in
+//! `delivery_*.rs` and end to end in `operator_bind.rs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ddns_core::config::Env;
+use ddns_core::zone::{Assembly, Date, ZoneName};
+use ddns_kube_fake::{FakeApi, RequestMatcher, ResourceKind, Verb};
+use ddns_operator::config::OperatorConfig;
+use ddns_operator::controller::{
+    self, Deliverer, DeliveryFailure, FileResult, RunHandles, UpdateResult, UpdateTarget,
+};
+use ddns_operator::crd::{
+    AAAARecord, ARecord, Bind9Instance, CAARecord, CNAMERecord, DNSZone, MXRecord, NSRecord,
+    SRVRecord, TXTRecord,
+};
+use ddns_operator::metrics::OperatorMetrics;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+const NS: &str = "dns";
+const WAIT: Duration = Duration::from_secs(30);
+const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="; // 26 bytes, base64
+
+/// A DNS server as the controller sees it through delivery: RRsets by
+/// `name TYPE`, and a log of the calls.
+#[derive(Default)]
+struct Recording {
+    rrsets: Mutex<BTreeMap<String, Vec<String>>>,
+    calls: Mutex<Vec<String>>,
+    fail: AtomicBool,
+    updates_with_changes: AtomicUsize,
+    /// For each update call: the records of the zone and whether each had
+    /// the finalizer at that moment.
+    finalizers_at_write: Mutex<Vec<Vec<(String, bool)>>>,
+    fake: Mutex<Option<FakeApi>>,
+}
+
+fn desired(assembly: &Assembly) -> BTreeMap<String, Vec<String>> {
+    assembly
+        .rrsets
+        .values()
+        .map(|set| {
+            (
+                format!(
+                    "{}. {}",
+                    set.owner.in_zone(&assembly.zone.name),
+                    set.record_type
+                ),
+                set.values.iter().map(|v| v.presentation()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Deliverer for Recording {
+    async fn update(
+        &self,
+        target: &UpdateTarget,
+        assembly: &Assembly,
+        managed: &BTreeSet<String>,
+    ) -> Result<UpdateResult, DeliveryFailure> {
+        if let Some(fake) = self.fake.lock().unwrap().as_ref() {
+            let records: Vec<ARecord> = fake.list(Some(NS)).unwrap();
+            self.finalizers_at_write.lock().unwrap().push(
+                records
+                    .iter()
+                    .map(|r| {
+                        let name = r.metadata.name.clone().unwrap_or_default();
+                        let has = r
+                            .metadata
+                            .finalizers
+                            .iter()
+                            .flatten()
+                            .any(|f| f == controller::FINALIZER);
+                        (name, has)
+                    })
+                    .collect(),
+            );
+        }
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("update {}", target.instance));
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(DeliveryFailure {
+                message: format!("server {} did not answer", target.server),
+                transient: true,
+            });
+        }
+        let want = desired(assembly);
+        let mut rrsets = self.rrsets.lock().unwrap();
+        let mut changes = 0;
+        for (key, values) in &want {
+            if rrsets.get(key) != Some(values) {
+                rrsets.insert(key.clone(), values.clone());
+                changes += 1;
+            }
+        }
+        for key in managed.iter().filter(|k| !want.contains_key(*k)) {
+            if rrsets.remove(key).is_some() {
+                changes += 1;
+            }
+        }
+        if changes > 0 {
+            self.updates_with_changes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(UpdateResult {
+            changes,
+            managed: want.into_keys().collect(),
+        })
+    }
+
+    async fn remove(
+        &self,
+        target: &UpdateTarget,
+        _zone: &ZoneName,
+        managed: &BTreeSet<String>,
+    ) -> Result<u32, DeliveryFailure> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("remove {}", target.instance));
+        let mut rrsets = self.rrsets.lock().unwrap();
+        Ok(managed
+            .iter()
+            .filter(|k| rrsets.remove(*k).is_some())
+            .count() as u32)
+    }
+
+    async fn write_zone(
+        &self,
+        assembly: &Assembly,
+        previous: Option<u32>,
+        today: Date,
+    ) -> Result<FileResult, DeliveryFailure> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("write {}", assembly.zone.name));
+        Ok(FileResult {
+            serial: ddns_core::zone::next_serial(previous, today),
+            written: true,
+        })
+    }
+
+    async fn remove_zone(&self, zone: &ZoneName) -> Result<(), DeliveryFailure> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("remove-file {zone}"));
+        Ok(())
+    }
+
+    async fn publish_zone_list(&self, zones: &[ZoneName]) -> Result<bool, DeliveryFailure> {
+        let names: Vec<String> = zones.iter().map(ToString::to_string).collect();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("zones [{}]", names.join(",")));
+        Ok(true)
+    }
+}
+
+impl Recording {
+    fn server(&self) -> BTreeMap<String, Vec<String>> {
+        self.rrsets.lock().unwrap().clone()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+struct Harness {
+    fake: FakeApi,
+    delivery: Arc<Recording>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn fake_api() -> FakeApi {
+    let fake = FakeApi::new();
+    fake.register(ResourceKind::of::<Bind9Instance>());
+    fake.register(ResourceKind::of::<DNSZone>().with_status());
+    fake.register(ResourceKind::of::<ARecord>().with_status());
+    fake.register(ResourceKind::of::<AAAARecord>().with_status());
+    fake.register(ResourceKind::of::<CNAMERecord>().with_status());
+    fake.register(ResourceKind::of::<TXTRecord>().with_status());
+    fake.register(ResourceKind::of::<MXRecord>().with_status());
+    fake.register(ResourceKind::of::<NSRecord>().with_status());
+    fake.register(ResourceKind::of::<SRVRecord>().with_status());
+    fake.register(ResourceKind::of::<CAARecord>().with_status());
+    fake
+}
+
+fn start(fake: FakeApi, extra: &[(&str, &str)]) -> Harness {
+    let mut pairs = vec![
+        ("DDNS_OPERATOR_LEADER_ELECTION", "false"),
+        ("DDNS_OPERATOR_IDENTITY", "test-replica"),
+        ("DDNS_OPERATOR_METRICS_ADDR", "off"),
+        ("DDNS_OPERATOR_ZONE_DIR", "/nonexistent/zones"),
+    ];
+    pairs.extend_from_slice(extra);
+    let config = OperatorConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+    let delivery = Arc::new(Recording::default());
+    *delivery.fake.lock().unwrap() = Some(fake.clone());
+    let (stop, shutdown) = watch::channel(false);
+    let (_leading_tx, leading) = watch::channel(true);
+    let handles = RunHandles {
+        client: fake.client(),
+        config,
+        deliverer: delivery.clone(),
+        metrics: Arc::new(OperatorMetrics::new()),
+        leading,
+        shutdown,
+    };
+    let task = tokio::spawn(async move {
+        let _keep = _leading_tx;
+        controller::run(handles).await;
+    });
+    Harness {
+        fake,
+        delivery,
+        stop,
+        task,
+    }
+}
+
+impl Harness {
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("controllers stop")
+            .expect("no panic");
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.fake.client(), NS)
+    }
+
+    async fn wait_until(&self, what: &str, check: impl Fn(&FakeApi, &Recording) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            if check(&self.fake, &self.delivery) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let zones = self
+            .fake
+            .list_json("ddns.dev/v1alpha1", "dnszones", Some(NS));
+        panic!(
+            "timed out waiting for {what}\nzones: {zones:#?}\nserver: {:#?}\ncalls: {:#?}",
+            self.delivery.server(),
+            self.delivery.calls()
+        );
+    }
+}
+
+fn condition(object: &Value, type_: &str) -> Option<(String, String, String)> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+                c["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+}
+
+fn zone_json(fake: &FakeApi, name: &str) -> Value {
+    fake.get_json("ddns.dev/v1alpha1", "dnszones", Some(NS), name)
+        .unwrap_or(Value::Null)
+}
+
+fn record_json(fake: &FakeApi, plural: &str, name: &str) -> Value {
+    fake.get_json("ddns.dev/v1alpha1", plural, Some(NS), name)
+        .unwrap_or(Value::Null)
+}
+
+fn is_ready(object: &Value) -> bool {
+    condition(object, "Ready").is_some_and(|(status, _, _)| status == "True")
+}
+
+fn seed(fake: &FakeApi) {
+    fake.insert(&json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "tsig", "namespace": NS},
+        "data": {"secret": base64(SECRET)}
+    }))
+    .unwrap();
+    fake.insert(&json!({
+        "apiVersion": "ddns.dev/v1alpha1", "kind": "Bind9Instance",
+        "metadata": {"name": "primary", "namespace": NS, "labels": {"role": "primary"}},
+        "spec": {"address": "127.0.0.1", "port": 5353, "role": "primary",
+                 "tsigKeySecretRef": {"name": "tsig", "key": "secret"},
+                 "tsigKeyName": "ddns-key", "tsigAlgorithm": "hmac-sha256"}
+    }))
+    .unwrap();
+    fake.insert(&json!({
+        "apiVersion": "ddns.dev/v1alpha1", "kind": "Bind9Instance",
+        "metadata": {"name": "secondary", "namespace": NS, "labels": {"role": "secondary"}},
+        "spec": {"address": "127.0.0.2", "role": "secondary",
+                 "tsigKeySecretRef": {"name": "tsig", "key": "secret"},
+                 "tsigKeyName": "ddns-key"}
+    }))
+    .unwrap();
+    fake.insert(&zone("example", "example.com", "update"))
+        .unwrap();
+}
+
+fn base64(text: &str) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn zone(name: &str, zone_name: &str, delivery: &str) -> Value {
+    json!({
+        "apiVersion": "ddns.dev/v1alpha1", "kind": "DNSZone",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"zoneName": zone_name, "ttl": 3600,
+                 "soa": {"primaryNs": "ns1.example.net", "adminEmail": "hostmaster@example.com"},
+                 "nameServers": ["ns1.example.net"],
+                 "instanceSelector": {"matchExpressions": [{"key": "role", "operator": "Exists"}]},
+                 "delivery": delivery}
+    })
+}
+
+fn a_record(name: &str, owner: &str, zone: &str, addresses: &[&str], created: &str) -> Value {
+    json!({
+        "apiVersion": "ddns.dev/v1alpha1", "kind": "ARecord",
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created},
+        "spec": {"zoneRef": zone, "name": owner, "addresses": addresses}
+    })
+}
+
+fn tokio_test<F: std::future::Future<Output = ()>>(test: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(120), test)
+                .await
+                .expect("test finished in time");
+        });
+}
+
+#[test]
+fn a_record_is_written_after_its_finalizer_and_reported() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("the zone to be Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+
+        // On the server: the record and the apex NS set; the secondary is
+        // never written to.
+        let server = h.delivery.server();
+        assert_eq!(
+            server.get("www.example.com. A"),
+            Some(&vec!["192.0.2.1".to_string()])
+        );
+        assert_eq!(
+            server.get("example.com. NS"),
+            Some(&vec!["ns1.example.net.".to_string()])
+        );
+        assert!(
+            h.delivery.calls().iter().all(|c| c == "update primary"),
+            "{:?}",
+            h.delivery.calls()
+        );
+
+        // Every write found the record's finalizer already in place.
+        let snapshots = h.delivery.finalizers_at_write.lock().unwrap().clone();
+        assert!(!snapshots.is_empty());
+        for snapshot in &snapshots {
+            assert_eq!(snapshot, &vec![("www".to_string(), true)]);
+        }
+
+        // The zone's finalizer is the controller's first write of all.
+        let writes: Vec<String> = h
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.verb.is_some_and(Verb::is_write) && r.resource.as_deref() != Some("events")
+            })
+            .map(|r| r.summary())
+            .collect();
+        assert_eq!(
+            writes.first().map(String::as_str),
+            Some("patch /apis/ddns.dev/v1alpha1/namespaces/dns/dnszones/example")
+        );
+        assert!(
+            writes
+                .contains(&"patch /apis/ddns.dev/v1alpha1/namespaces/dns/arecords/www".to_string()),
+            "{writes:#?}"
+        );
+        assert!(
+            h.fake
+                .requests()
+                .iter()
+                .all(|r| !r.is_patch_of_type("application/apply-patch+yaml"))
+        );
+
+        let zone = zone_json(&h.fake, "example");
+        assert_eq!(zone["status"]["recordCount"], 2);
+        assert_eq!(zone["status"]["observedGeneration"], 1);
+        assert_eq!(
+            zone["status"]["managed"],
+            json!(["example.com. NS", "www.example.com. A"])
+        );
+        assert_eq!(
+            zone["status"]["instances"],
+            json!([
+                {"name": "primary", "result": "Delivered"},
+                {"name": "secondary", "result": "Skipped", "message": "secondary: receives the zone by transfer"},
+            ])
+        );
+        assert_eq!(
+            condition(&zone, "Degraded").map(|c| c.0),
+            Some("False".to_string())
+        );
+        let record = record_json(&h.fake, "arecords", "www");
+        assert_eq!(
+            condition(&record, "Ready"),
+            Some((
+                "True".into(),
+                "Delivered".into(),
+                "in zone example.com".into()
+            ))
+        );
+        assert_eq!(record["status"]["fqdn"], "www.example.com.");
+        assert_eq!(record["status"]["zone"], "example");
+        assert_eq!(
+            record["metadata"]["finalizers"],
+            json!(["ddns.dev/cleanup"])
+        );
+        h.stop().await;
+    });
+}
+
+#[test]
+fn changes_and_deletions_follow_the_resources_and_a_quiet_round_writes_nothing() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        fake.insert(&a_record(
+            "api",
+            "api",
+            "example",
+            &["192.0.2.7"],
+            "2026-01-01T00:00:01Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("both records", |_, d| {
+            d.server().contains_key("api.example.com. A")
+        })
+        .await;
+
+        let records: Api<ARecord> = h.api();
+        let patch = json!({"spec": {"addresses": ["192.0.2.2", "192.0.2.3"]}});
+        records
+            .patch("www", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+        h.wait_until("the new addresses", |_, d| {
+            d.server().get("www.example.com. A")
+                == Some(&vec!["192.0.2.2".to_string(), "192.0.2.3".to_string()])
+        })
+        .await;
+        h.wait_until("observedGeneration 2", |fake, _| {
+            record_json(fake, "arecords", "www")["status"]["observedGeneration"] == 2
+        })
+        .await;
+
+        records
+            .delete("api", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("api gone from DNS and from the API", |fake, d| {
+            !d.server().contains_key("api.example.com. A")
+                && record_json(fake, "arecords", "api").is_null()
+        })
+        .await;
+        h.wait_until("managed without api", |fake, _| {
+            zone_json(fake, "example")["status"]["managed"]
+                == json!(["example.com. NS", "www.example.com. A"])
+        })
+        .await;
+
+        // A round with nothing to do: the delivery reports no change and
+        // the controller writes no status.
+        let changes_before = h.delivery.updates_with_changes.load(Ordering::SeqCst);
+        let status_writes = || {
+            h.fake
+                .count(&RequestMatcher::verb(Verb::Patch).subresource("status"))
+        };
+        let before = status_writes();
+        let zones: Api<DNSZone> = h.api();
+        let touch = json!({"metadata": {"annotations": {"touched": "1"}}});
+        let calls_before = h.delivery.calls().len();
+        zones
+            .patch("example", &PatchParams::default(), &Patch::Merge(&touch))
+            .await
+            .unwrap();
+        h.wait_until("another round", |_, d| d.calls().len() > calls_before)
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            h.delivery.updates_with_changes.load(Ordering::SeqCst),
+            changes_before
+        );
+        assert_eq!(
+            status_writes(),
+            before,
+            "{:#?}",
+            h.fake
+                .requests()
+                .iter()
+                .rev()
+                .take(5)
+                .map(|r| r.summary())
+                .collect::<Vec<_>>()
+        );
+        h.stop().await;
+    });
+}
+
+#[test]
+fn conflicts_are_reported_and_not_applied() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        fake.insert(&a_record(
+            "www-copy",
+            "WWW",
+            "example",
+            &["198.51.100.1"],
+            "2026-01-02T00:00:00Z",
+        ))
+        .unwrap();
+        fake.insert(&json!({
+            "apiVersion": "ddns.dev/v1alpha1", "kind": "CNAMERecord",
+            "metadata": {"name": "www-alias", "namespace": NS, "creationTimestamp": "2026-01-03T00:00:00Z"},
+            "spec": {"zoneRef": "example", "name": "www", "target": "elsewhere.example.net"}
+        }))
+        .unwrap();
+        fake.insert(&a_record(
+            "outside",
+            "host.example.org.",
+            "example",
+            &["192.0.2.9"],
+            "2026-01-04T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("the zone to be Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+
+        assert_eq!(
+            h.delivery.server().get("www.example.com. A"),
+            Some(&vec!["192.0.2.1".to_string()])
+        );
+        assert!(!h.delivery.server().contains_key("www.example.com. CNAME"));
+        let copy = record_json(&h.fake, "arecords", "www-copy");
+        assert_eq!(
+            condition(&copy, "Ready"),
+            Some((
+                "False".into(),
+                "AlreadyClaimed".into(),
+                "www.example.com A is already claimed by ARecord/www".into()
+            ))
+        );
+        let alias = record_json(&h.fake, "cnamerecords", "www-alias");
+        assert_eq!(
+            condition(&alias, "Ready").map(|c| c.1),
+            Some("CnameConflict".to_string())
+        );
+        let outside = record_json(&h.fake, "arecords", "outside");
+        assert_eq!(
+            condition(&outside, "Ready"),
+            Some((
+                "False".into(),
+                "OutsideZone".into(),
+                "'host.example.org.' is outside zone example.com".into()
+            ))
+        );
+        let zone = zone_json(&h.fake, "example");
+        assert_eq!(
+            zone["status"]["conflicts"].as_array().map(Vec::len),
+            Some(3)
+        );
+        assert_eq!(
+            condition(&zone, "Degraded").map(|c| c.1),
+            Some("RecordConflicts".to_string())
+        );
+        let (_, _, message) = condition(&zone, "Ready").unwrap();
+        assert!(
+            message.ends_with("3 record(s) in conflict, see status.conflicts"),
+            "{message}"
+        );
+        h.wait_until("a Warning Event for the conflict", |fake, _| {
+            fake.list_json("events.k8s.io/v1", "events", Some(NS))
+                .iter()
+                .any(|e| {
+                    e["reason"] == "AlreadyClaimed"
+                        && e["regarding"]["name"] == "www-copy"
+                        && e["type"] == "Warning"
+                })
+        })
+        .await;
+        h.stop().await;
+    });
+}
+
+#[test]
+fn deleting_the_zone_removes_its_records_and_orphans_are_reported() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        fake.insert(&a_record(
+            "lost",
+            "lost",
+            "missing-zone",
+            &["192.0.2.5"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("the zone to be Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+        h.wait_until("the orphan's status", |fake, _| {
+            condition(&record_json(fake, "arecords", "lost"), "Ready")
+                == Some((
+                    "False".into(),
+                    "ZoneNotFound".into(),
+                    "DNSZone missing-zone not found in namespace dns".into(),
+                ))
+        })
+        .await;
+
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .delete("example", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("the zone gone", |fake, _| {
+            zone_json(fake, "example").is_null()
+        })
+        .await;
+        assert!(
+            h.delivery.calls().contains(&"remove primary".to_string()),
+            "{:?}",
+            h.delivery.calls()
+        );
+        assert!(h.delivery.server().is_empty(), "{:?}", h.delivery.server());
+        h.wait_until("www reported without a zone", |fake, _| {
+            condition(&record_json(fake, "arecords", "www"), "Ready")
+                .is_some_and(|c| c.1 == "ZoneNotFound")
+        })
+        .await;
+
+        // Deleting a record whose zone is gone is not held up.
+        let records: Api<ARecord> = h.api();
+        records
+            .delete("www", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("www gone", |fake, _| {
+            record_json(fake, "arecords", "www").is_null()
+        })
+        .await;
+        h.stop().await;
+    });
+}
+
+#[test]
+fn a_failing_server_is_reported_and_retried_and_cleanup_gives_up_in_time() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[("DDNS_OPERATOR_CLEANUP_TIMEOUT_SECS", "2")]);
+        h.wait_until("the zone to be Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+
+        h.delivery.fail.store(true, Ordering::SeqCst);
+        let records: Api<ARecord> = h.api();
+        let patch = json!({"spec": {"addresses": ["192.0.2.99"]}});
+        records
+            .patch("www", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+        h.wait_until("DeliveryFailed", |fake, _| {
+            condition(&zone_json(fake, "example"), "Ready")
+                == Some((
+                    "False".into(),
+                    "DeliveryFailed".into(),
+                    "server 127.0.0.1:5353 did not answer".into(),
+                ))
+        })
+        .await;
+        let zone = zone_json(&h.fake, "example");
+        assert_eq!(
+            condition(&zone, "Degraded").map(|c| c.0),
+            Some("True".to_string())
+        );
+        assert_eq!(zone["status"]["instances"][0]["result"], "Failed");
+        h.wait_until("a DeliveryFailed Event", |fake, _| {
+            fake.list_json("events.k8s.io/v1", "events", Some(NS))
+                .iter()
+                .any(|e| e["reason"] == "DeliveryFailed")
+        })
+        .await;
+        // The old address stays until the server takes the new one.
+        assert_eq!(
+            h.delivery.server().get("www.example.com. A"),
+            Some(&vec!["192.0.2.1".to_string()])
+        );
+
+        // The namespace goes: the key's Secret first, then the zone. The
+        // finalizer gives up after the cleanup timeout, with an Event.
+        h.delivery.fail.store(false, Ordering::SeqCst);
+        h.fake.remove("v1", "secrets", Some(NS), "tsig");
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .delete("example", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("the zone gone", |fake, _| {
+            zone_json(fake, "example").is_null()
+        })
+        .await;
+        let events = h.fake.list_json("events.k8s.io/v1", "events", Some(NS));
+        assert!(
+            events.iter().any(|e| e["reason"] == "CleanupFailed"),
+            "the failure is reported before giving up"
+        );
+        let abandoned = events
+            .iter()
+            .find(|e| e["reason"] == "CleanupAbandoned")
+            .expect("CleanupAbandoned Event");
+        let note = abandoned["note"].as_str().unwrap();
+        assert!(note.contains("Secret tsig not found"), "{note}");
+        h.stop().await;
+    });
+}
