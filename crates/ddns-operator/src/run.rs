@@ -17,6 +17,8 @@ use crate::metrics::OperatorMetrics;
 
 /// How long a Lease holds without renewal.
 const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// How long the first read of the API may take.
+const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the operator; the exit code follows the project's rule: 0 after a
 /// clean stop, 1 for bad settings, 2 for a runtime failure.
@@ -58,6 +60,9 @@ async fn serve(config: OperatorConfig) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(code) = preflight(&client, config.namespace.as_deref()).await {
+        return code;
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let metrics = Arc::new(OperatorMetrics::new());
     let mut tasks = tokio::task::JoinSet::new();
@@ -118,6 +123,49 @@ async fn serve(config: OperatorConfig) -> ExitCode {
     while tasks.join_next().await.is_some() {}
     info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// One read of `DNSZone`s before anything starts, so that a cluster without
+/// the CRDs or without the RBAC rules, or an API server that cannot be
+/// reached, is reported at once instead of as watch errors retried forever.
+async fn preflight(client: &kube::Client, namespace: Option<&str>) -> Result<(), ExitCode> {
+    use kube::api::{Api, ListParams};
+    let zones: Api<crate::crd::DNSZone> = match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    let listed = tokio::time::timeout(
+        PREFLIGHT_TIMEOUT,
+        zones.list(&ListParams::default().limit(1)),
+    )
+    .await;
+    match listed {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(kube::Error::Api(status))) if status.code == 404 => {
+            error!(
+                "the ddns.dev resources are not installed in this cluster; apply deploy/operator/crds.yaml (or the output of `ddns-operator crd`)"
+            );
+            Err(ExitCode::from(1))
+        }
+        Ok(Err(kube::Error::Api(status))) if status.code == 401 || status.code == 403 => {
+            error!(
+                reason = %status.message,
+                "the Kubernetes API refused the operator's account; apply deploy/operator/rbac.yaml"
+            );
+            Err(ExitCode::from(1))
+        }
+        Ok(Err(e)) => {
+            error!(error = %e, "cannot reach the Kubernetes API (in-cluster settings or KUBECONFIG)");
+            Err(ExitCode::from(2))
+        }
+        Err(_) => {
+            error!(
+                seconds = PREFLIGHT_TIMEOUT.as_secs(),
+                "cannot reach the Kubernetes API (in-cluster settings or KUBECONFIG)"
+            );
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 async fn signal() {
