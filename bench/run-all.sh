@@ -3,8 +3,8 @@
 # quotes them). Needs root: each part runs in a network namespace of its
 # own, which is removed on exit, also after an error or Ctrl-C.
 #
-#   sudo bench/run-all.sh           # the published figures (~36 min after the build)
-#   sudo bench/run-all.sh --quick   # a smoke test (~6 min after the build)
+#   sudo bench/run-all.sh           # the published figures (~49 min after the build)
+#   sudo bench/run-all.sh --quick   # a smoke test (~8 min after the build)
 #
 # 1. ddns-latency (crates/ddns-bench): netlink request -> provider call, in
 #    process, for an added address and for a replaced one.
@@ -26,6 +26,12 @@
 #    address change and one re-check (~3.2 min; quick: 200 records, ~2.3 min),
 #    then the same change one record at a time until the limit (under 1 s).
 #    No namespace, no root needed for this part.
+# 8. bench/scale.py: one ddnsd with 1 to 10,000 records against BIND
+#    (rfc2136) and the Cloudflare stand-in (served by a small program the
+#    script builds): time to converge, requests, CPU and memory, fitted
+#    against N; beside it `ddnsd once` and ddclient (nsupdate) doing the same
+#    work into BIND (~13 min; quick: up to 1,000 records, one run, ~2 min).
+#    Needs bind9; without ddclient installed, ddnsd alone.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -115,3 +121,16 @@ echo "== Cloudflare: many records against the API's limit (in-process stand-in, 
 cloudflare_load="${CARGO_TARGET_DIR:-$repo_root/target}/release/ddns-cloudflare-load"
 "$cloudflare_load" "${cloudflare[@]}"
 "$cloudflare_load" --per-record
+
+echo
+echo "== scale: 1 to 10,000 records in one daemon, BIND and the Cloudflare stand-in, beside ddclient"
+if ! command -v named >/dev/null 2>&1 && [[ ! -x /usr/sbin/named ]]; then
+	echo "skipped: BIND is not installed (apt-get install bind9 bind9-utils)"
+else
+	scale=(--binary "${CARGO_TARGET_DIR:-$repo_root/target}/release/ddnsd" "${quick[@]}")
+	if ! command -v ddclient >/dev/null 2>&1 && [[ ! -x /usr/sbin/ddclient ]]; then
+		echo "ddclient is not installed (apt-get install ddclient): ddnsd alone"
+		scale+=(--no-ddclient)
+	fi
+	python3 bench/scale.py "${scale[@]}"
+fi
