@@ -13,6 +13,7 @@ use crate::registry::{ProviderPlan, Registry, Setting, SourcePlan, StateStorePla
 /// The variables the core itself reads.
 pub const CORE_VARIABLES: &[&str] = &[
     "DDNS_RECORDS",
+    "DDNS_RECORDS_FILE",
     "DDNS_IP_FAMILIES",
     "DDNS_PROVIDER_TYPE",
     "DDNS_IP_SOURCE_TYPE",
@@ -75,24 +76,23 @@ impl Config {
     /// The effective configuration, one line per setting, secrets redacted.
     pub fn settings(&self) -> Vec<Setting> {
         let names: Vec<String> = {
-            let mut seen = Vec::new();
+            // One entry per name, in order; a name's AAAA identifier, when
+            // it has one, is shown with it. Indexed, as lists can be long.
+            let mut seen: Vec<String> = Vec::new();
+            let mut index = std::collections::HashMap::new();
             for record in &self.engine.records {
-                let name = match record.host_id() {
-                    Some(host_id) => format!("{}={}", record.name(), host_id.host()),
-                    None => record.name().to_string(),
-                };
                 let bare = record.name().to_string();
-                match seen.iter().position(|n: &String| n == &bare) {
-                    // The AAAA record carries the identifier; show it.
-                    Some(i) if name != bare => seen[i] = name,
+                let name = match record.host_id() {
+                    Some(host_id) => format!("{bare}={}", host_id.host()),
+                    None => bare.clone(),
+                };
+                match index.get(&bare) {
+                    Some(&i) if name != bare => seen[i] = name,
                     Some(_) => {}
-                    None if !seen
-                        .iter()
-                        .any(|n| n.split('=').next() == Some(bare.as_str())) =>
-                    {
-                        seen.push(name)
+                    None => {
+                        index.insert(bare, seen.len());
+                        seen.push(name);
                     }
-                    None => {}
                 }
             }
             seen
@@ -168,14 +168,51 @@ impl Config {
 /// One item of `DDNS_RECORDS`: a name, and maybe `=HOSTID` for its AAAA record.
 type RecordItem = (DomainName, Option<Ipv6Addr>);
 
-fn parse_records(env: &Env) -> Result<Vec<RecordItem>, ConfigError> {
+/// Largest `DDNS_RECORDS_FILE` read: room for about 100,000 names.
+const MAX_RECORDS_FILE: u64 = 4 * 1024 * 1024;
+
+/// The items of `DDNS_RECORDS`, or of the file `DDNS_RECORDS_FILE` names
+/// (names separated by commas or new lines, `#` starting a comment), with
+/// the variable they came from. The file form exists because one
+/// environment string is limited to 128 KiB on Linux, about 6,000 names.
+fn record_items(env: &Env) -> Result<(&'static str, Vec<String>), ConfigError> {
     const VAR: &str = "DDNS_RECORDS";
+    const FILE_VAR: &str = "DDNS_RECORDS_FILE";
+    if env.is_set(VAR) && env.is_set(FILE_VAR) {
+        return Err(ConfigError::new(
+            VAR,
+            format!("both {VAR} and {FILE_VAR} are set; set only one"),
+        ));
+    }
+    if let Some(path) = env.get(FILE_VAR)? {
+        let text =
+            super::env::read_small_file(FILE_VAR, std::path::Path::new(&path), MAX_RECORDS_FILE)?;
+        let items: Vec<String> = text
+            .lines()
+            .map(|line| line.split_once('#').map_or(line, |(before, _)| before))
+            .flat_map(|line| line.split(','))
+            .map(|item| item.trim().to_string())
+            .filter(|item| !item.is_empty())
+            .collect();
+        if items.is_empty() {
+            return Err(ConfigError::new(
+                FILE_VAR,
+                format!("{path} names no record (names go one per line or comma-separated)"),
+            ));
+        }
+        return Ok((FILE_VAR, items));
+    }
     let items = env.list(VAR)?.ok_or_else(|| {
         ConfigError::new(
             VAR,
-            "is required: the comma-separated names to keep up to date, such as home.example.com",
+            "is required: the comma-separated names to keep up to date, such as home.example.com (or DDNS_RECORDS_FILE, a file of names)",
         )
     })?;
+    Ok((VAR, items))
+}
+
+fn parse_records(env: &Env) -> Result<Vec<RecordItem>, ConfigError> {
+    let (var, items) = record_items(env)?;
     let mut records = Vec::with_capacity(items.len());
     let mut seen = BTreeSet::new();
     for item in items {
@@ -185,11 +222,11 @@ fn parse_records(env: &Env) -> Result<Vec<RecordItem>, ConfigError> {
         };
         let name: DomainName = name_text
             .parse()
-            .map_err(|reason: String| ConfigError::new(VAR, reason))?;
-        let host = host_text.map(|text| parse_host_id(VAR, text)).transpose()?;
+            .map_err(|reason: String| ConfigError::new(var, reason))?;
+        let host = host_text.map(|text| parse_host_id(var, text)).transpose()?;
         if !seen.insert(name.clone()) {
             return Err(ConfigError::new(
-                VAR,
+                var,
                 format!("'{}' is listed twice", excerpt(name_text, 80)),
             ));
         }
@@ -322,12 +359,17 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
     if let Some(host) = default_host {
         check_host_id("DDNS_IPV6_HOST_ID", host, prefix_len)?;
     }
+    let records_var = if env.is_set("DDNS_RECORDS_FILE") {
+        "DDNS_RECORDS_FILE"
+    } else {
+        "DDNS_RECORDS"
+    };
     let any_host = default_host.is_some() || names.iter().any(|(_, host)| host.is_some());
     if any_host && !families.contains(&IpFamily::V6) {
         let variable = if default_host.is_some() {
             "DDNS_IPV6_HOST_ID"
         } else {
-            "DDNS_RECORDS"
+            records_var
         };
         return Err(ConfigError::new(
             variable,
@@ -337,7 +379,7 @@ pub fn load(env: &Env, registry: &Registry) -> Result<Config, ConfigError> {
     let mut records = Vec::new();
     for (name, host) in &names {
         if let Some(host) = host {
-            check_host_id("DDNS_RECORDS", *host, prefix_len)?;
+            check_host_id(records_var, *host, prefix_len)?;
         }
         for family in &families {
             let record = Record::new(name.clone(), *family);
