@@ -77,6 +77,11 @@ pub enum EngineEvent<'a> {
         pending: usize,
         /// Records whose last attempt failed.
         failed: usize,
+        /// Records this pass confirmed with the provider: read back holding
+        /// their address (from the provider, through DNS or, for a provider
+        /// that cannot read, from the state store) or written. A record
+        /// merely known to be in line is not counted.
+        confirmed: usize,
     },
 }
 

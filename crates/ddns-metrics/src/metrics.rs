@@ -231,6 +231,7 @@ impl EngineObserver for Metrics {
                 in_sync,
                 pending,
                 failed,
+                ..
             } => {
                 for (status, count) in STATUSES.into_iter().zip([in_sync, pending, failed]) {
                     self.records

@@ -41,6 +41,7 @@ async fn every_series() -> String {
         in_sync: 2,
         pending: 0,
         failed: 0,
+        confirmed: 2,
     });
     for error in &errors {
         served.observe(&EngineEvent::RecordFailed {

@@ -62,6 +62,7 @@ async fn readyz_follows_the_monitor_and_metrics_follow_the_events() {
         in_sync: 1,
         pending: 0,
         failed: 0,
+        confirmed: 1,
     };
     served.observe(&pass);
     let (status, _, _) = get(&served.url("/readyz")).await;

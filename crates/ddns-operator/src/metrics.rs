@@ -150,9 +150,16 @@ impl OperatorMetrics {
         self.leader.set(i64::from(leading));
     }
 
-    /// Marks the caches as filled: `/readyz` answers 200 from then on.
+    /// Marks the caches as filled (or, for a replica standing by, that
+    /// there is nothing to fill): `/readyz` answers 200 from then on.
     pub fn set_synced(&self) {
         self.synced.store(true, Ordering::Relaxed);
+    }
+
+    /// Marks the caches as being filled: `/readyz` answers 503 until
+    /// [`OperatorMetrics::set_synced`].
+    pub fn set_filling(&self) {
+        self.synced.store(false, Ordering::Relaxed);
     }
 }
 

@@ -6,30 +6,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ddns_core::config::Env;
+use common::harness::{
+    self, Harness, NS, condition, events, fake_api, is_ready, record_json, tokio_test, zone_json,
+};
 use ddns_core::zone::{Assembly, Date, ZoneName};
-use ddns_kube_fake::{FakeApi, RequestMatcher, ResourceKind, Verb};
-use ddns_operator::config::OperatorConfig;
+use ddns_kube_fake::{FakeApi, Verb};
 use ddns_operator::controller::{
-    self, Deliverer, DeliveryFailure, FileResult, RunHandles, UpdateResult, UpdateTarget,
+    self, Deliverer, DeliveryFailure, FileResult, UpdateResult, UpdateTarget,
 };
-use ddns_operator::crd::{
-    AAAARecord, ARecord, Bind9Instance, CAARecord, CNAMERecord, DNSZone, MXRecord, NSRecord,
-    SRVRecord, TXTRecord,
-};
-use ddns_operator::metrics::OperatorMetrics;
+use ddns_operator::crd::{ARecord, Bind9Instance, DNSZone};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
-const NS: &str = "dns";
-const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="; // 26 bytes, base64
 
 /// A DNS server as the controller sees it through delivery: RRsets by
@@ -183,129 +179,35 @@ impl Recording {
     }
 }
 
-struct Harness {
+/// The controllers with a recording delivery; a wait that times out
+/// shows what the "server" holds and the delivery calls.
+fn start(fake: FakeApi, extra: &[(&str, &str)]) -> Harness<Recording> {
+    start_with(fake, extra, Arc::default())
+}
+
+fn start_with(
     fake: FakeApi,
+    extra: &[(&str, &str)],
     delivery: Arc<Recording>,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn fake_api() -> FakeApi {
-    let fake = FakeApi::new();
-    fake.register(ResourceKind::of::<Bind9Instance>());
-    fake.register(ResourceKind::of::<DNSZone>().with_status());
-    fake.register(ResourceKind::of::<ARecord>().with_status());
-    fake.register(ResourceKind::of::<AAAARecord>().with_status());
-    fake.register(ResourceKind::of::<CNAMERecord>().with_status());
-    fake.register(ResourceKind::of::<TXTRecord>().with_status());
-    fake.register(ResourceKind::of::<MXRecord>().with_status());
-    fake.register(ResourceKind::of::<NSRecord>().with_status());
-    fake.register(ResourceKind::of::<SRVRecord>().with_status());
-    fake.register(ResourceKind::of::<CAARecord>().with_status());
-    fake
-}
-
-fn start(fake: FakeApi, extra: &[(&str, &str)]) -> Harness {
-    let mut pairs = vec![
-        ("DDNS_OPERATOR_LEADER_ELECTION", "false"),
-        ("DDNS_OPERATOR_IDENTITY", "test-replica"),
-        ("DDNS_OPERATOR_METRICS_ADDR", "off"),
-        ("DDNS_OPERATOR_ZONE_DIR", "/nonexistent/zones"),
-    ];
+) -> Harness<Recording> {
+    let mut pairs = vec![("DDNS_OPERATOR_ZONE_DIR", "/nonexistent/zones")];
     pairs.extend_from_slice(extra);
-    let config = OperatorConfig::from_env(&Env::from_pairs(pairs)).unwrap();
-    let delivery = Arc::new(Recording::default());
     *delivery.fake.lock().unwrap() = Some(fake.clone());
-    let (stop, shutdown) = watch::channel(false);
-    let (_leading_tx, leading) = watch::channel(true);
-    let handles = RunHandles {
-        client: fake.client(),
-        config,
-        deliverer: delivery.clone(),
-        metrics: Arc::new(OperatorMetrics::new()),
-        leading,
-        shutdown,
-    };
-    let task = tokio::spawn(async move {
-        let _keep = _leading_tx;
-        controller::run(handles).await;
-    });
-    Harness {
-        fake,
-        delivery,
-        stop,
-        task,
-    }
-}
-
-impl Harness {
-    async fn stop(self) {
-        self.stop.send_replace(true);
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("controllers stop")
-            .expect("no panic");
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        Api::namespaced(self.fake.client(), NS)
-    }
-
-    async fn wait_until(&self, what: &str, check: impl Fn(&FakeApi, &Recording) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::time::Instant::now() < deadline {
-            if check(&self.fake, &self.delivery) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let zones = self
-            .fake
-            .list_json("ddns.dev/v1alpha1", "dnszones", Some(NS));
-        panic!(
-            "timed out waiting for {what}\nzones: {zones:#?}\nserver: {:#?}\ncalls: {:#?}",
-            self.delivery.server(),
-            self.delivery.calls()
-        );
-    }
-}
-
-fn condition(object: &Value, type_: &str) -> Option<(String, String, String)> {
-    object["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .map(|c| {
-            (
-                c["status"].as_str().unwrap_or_default().to_string(),
-                c["reason"].as_str().unwrap_or_default().to_string(),
-                c["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-}
-
-fn zone_json(fake: &FakeApi, name: &str) -> Value {
-    fake.get_json("ddns.dev/v1alpha1", "dnszones", Some(NS), name)
-        .unwrap_or(Value::Null)
-}
-
-fn record_json(fake: &FakeApi, plural: &str, name: &str) -> Value {
-    fake.get_json("ddns.dev/v1alpha1", plural, Some(NS), name)
-        .unwrap_or(Value::Null)
-}
-
-fn is_ready(object: &Value) -> bool {
-    condition(object, "Ready").is_some_and(|(status, _, _)| status == "True")
+    let explained = Arc::clone(&delivery);
+    harness::start(fake, harness::config(&pairs), delivery).explain_with(move || {
+        format!(
+            "server: {:#?}\ncalls: {:#?}",
+            explained.server(),
+            explained.calls()
+        )
+    })
 }
 
 fn seed(fake: &FakeApi) {
     fake.insert(&json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "tsig", "namespace": NS},
-        "data": {"secret": base64(SECRET)}
+        "data": {"secret": harness::base64(SECRET)}
     }))
     .unwrap();
     fake.insert(&json!({
@@ -328,28 +230,6 @@ fn seed(fake: &FakeApi) {
         .unwrap();
 }
 
-fn base64(text: &str) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn zone(name: &str, zone_name: &str, delivery: &str) -> Value {
     json!({
         "apiVersion": "ddns.dev/v1alpha1", "kind": "DNSZone",
@@ -368,19 +248,6 @@ fn a_record(name: &str, owner: &str, zone: &str, addresses: &[&str], created: &s
         "metadata": {"name": name, "namespace": NS, "creationTimestamp": created},
         "spec": {"zoneRef": zone, "name": owner, "addresses": addresses}
     })
-}
-
-fn tokio_test<F: std::future::Future<Output = ()>>(test: F) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(120), test)
-                .await
-                .expect("test finished in time");
-        });
 }
 
 #[test]
@@ -550,11 +417,7 @@ fn changes_and_deletions_follow_the_resources_and_a_quiet_round_writes_nothing()
         // A round with nothing to do: the delivery reports no change and
         // the controller writes no status.
         let changes_before = h.delivery.updates_with_changes.load(Ordering::SeqCst);
-        let status_writes = || {
-            h.fake
-                .count(&RequestMatcher::verb(Verb::Patch).subresource("status"))
-        };
-        let before = status_writes();
+        let before = h.status_writes();
         let zones: Api<DNSZone> = h.api();
         let touch = json!({"metadata": {"annotations": {"touched": "1"}}});
         let calls_before = h.delivery.calls().len();
@@ -570,7 +433,7 @@ fn changes_and_deletions_follow_the_resources_and_a_quiet_round_writes_nothing()
             changes_before
         );
         assert_eq!(
-            status_writes(),
+            h.status_writes(),
             before,
             "{:#?}",
             h.fake
@@ -669,13 +532,11 @@ fn conflicts_are_reported_and_not_applied() {
             "{message}"
         );
         h.wait_until("a Warning Event for the conflict", |fake, _| {
-            fake.list_json("events.k8s.io/v1", "events", Some(NS))
-                .iter()
-                .any(|e| {
-                    e["reason"] == "AlreadyClaimed"
-                        && e["regarding"]["name"] == "www-copy"
-                        && e["type"] == "Warning"
-                })
+            events(fake).iter().any(|e| {
+                e["reason"] == "AlreadyClaimed"
+                    && e["regarding"]["name"] == "www-copy"
+                    && e["type"] == "Warning"
+            })
         })
         .await;
         h.stop().await;
@@ -795,9 +656,7 @@ fn a_failing_server_is_reported_and_retried_and_cleanup_gives_up_in_time() {
         );
         assert_eq!(zone["status"]["instances"][0]["result"], "Failed");
         h.wait_until("a DeliveryFailed Event", |fake, _| {
-            fake.list_json("events.k8s.io/v1", "events", Some(NS))
-                .iter()
-                .any(|e| e["reason"] == "DeliveryFailed")
+            events(fake).iter().any(|e| e["reason"] == "DeliveryFailed")
         })
         .await;
         // The old address stays until the server takes the new one.
@@ -819,7 +678,7 @@ fn a_failing_server_is_reported_and_retried_and_cleanup_gives_up_in_time() {
             zone_json(fake, "example").is_null()
         })
         .await;
-        let events = h.fake.list_json("events.k8s.io/v1", "events", Some(NS));
+        let events = events(&h.fake);
         assert!(
             events.iter().any(|e| e["reason"] == "CleanupFailed"),
             "the failure is reported before giving up"
@@ -830,6 +689,280 @@ fn a_failing_server_is_reported_and_retried_and_cleanup_gives_up_in_time() {
             .expect("CleanupAbandoned Event");
         let note = abandoned["note"].as_str().unwrap();
         assert!(note.contains("Secret tsig not found"), "{note}");
+        h.stop().await;
+    });
+}
+
+/// Regression: every status the controller wrote came back through the
+/// watch as a change and reconciled the zone again at once, so a failed
+/// delivery was tried a second time (with a second Event) right away
+/// instead of after the backoff, and every delivery was followed by a
+/// reconcile that read the whole zone from the servers again.
+#[test]
+fn regression_status_writes_do_not_trigger_reconciles() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        let mut record = a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        );
+        // Already carrying its finalizer: adding it would be a change of
+        // the record, which rightly triggers the zone.
+        record["metadata"]["finalizers"] = json!([controller::FINALIZER]);
+        fake.insert(&record).unwrap();
+        let delivery = Arc::new(Recording::default());
+        delivery.fail.store(true, Ordering::SeqCst);
+        let h = start_with(fake, &[], delivery);
+        h.wait_until("DeliveryFailed", |fake, _| {
+            condition(&zone_json(fake, "example"), "Ready").is_some_and(|c| c.1 == "DeliveryFailed")
+        })
+        .await;
+        h.wait_until("the record's status", |fake, _| {
+            condition(&record_json(fake, "arecords", "www"), "Ready")
+                .is_some_and(|c| c.1 == "ZoneNotDelivered")
+        })
+        .await;
+        // The statuses written above would have come back within the
+        // debounce (0.3 s); the retry is due after the backoff (30 s).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(h.delivery.calls(), ["update primary"]);
+        let failures: Vec<Value> = events(&h.fake)
+            .into_iter()
+            .filter(|e| e["reason"] == "DeliveryFailed")
+            .collect();
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0]["series"].is_null(), "{:#?}", failures[0]);
+        h.stop().await;
+    });
+}
+
+/// Regression: a record deleted while its zone could not be delivered
+/// waited in Terminating, held by its finalizer, with nothing on it to say
+/// why (only the zone's status did).
+#[test]
+fn regression_a_record_waiting_for_its_deletion_says_why() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        for (name, address) in [("www", "192.0.2.1"), ("api", "192.0.2.7")] {
+            fake.insert(&a_record(
+                name,
+                name,
+                "example",
+                &[address],
+                "2026-01-01T00:00:00Z",
+            ))
+            .unwrap();
+        }
+        let h = start(fake, &[]);
+        h.wait_until("api delivered", |_, d| {
+            d.server().contains_key("api.example.com. A")
+        })
+        .await;
+
+        h.delivery.fail.store(true, Ordering::SeqCst);
+        let records: Api<ARecord> = h.api();
+        records
+            .delete("api", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("the waiting record to say why", |fake, _| {
+            condition(&record_json(fake, "arecords", "api"), "Ready")
+                == Some((
+                    "False".into(),
+                    "ZoneNotDelivered".into(),
+                    "being deleted: its records stay on the server until zone example.com is delivered again; see DNSZone example".into(),
+                ))
+        })
+        .await;
+        let api = record_json(&h.fake, "arecords", "api");
+        assert!(api["metadata"]["deletionTimestamp"].is_string());
+        assert!(h.delivery.server().contains_key("api.example.com. A"));
+
+        // The server answers again: the record goes from DNS, then from
+        // the API (a change of the zone brings the retry forward).
+        h.delivery.fail.store(false, Ordering::SeqCst);
+        let zones: Api<DNSZone> = h.api();
+        let touch = json!({"metadata": {"annotations": {"touched": "1"}}});
+        zones
+            .patch("example", &PatchParams::default(), &Patch::Merge(&touch))
+            .await
+            .unwrap();
+        h.wait_until("api gone", |fake, d| {
+            record_json(fake, "arecords", "api").is_null()
+                && !d.server().contains_key("api.example.com. A")
+        })
+        .await;
+        h.stop().await;
+    });
+}
+
+/// Regression: a zone that could not be delivered (no primary selected)
+/// and also held conflicting records had its Degraded reason replaced by
+/// RecordConflicts, hiding why nothing reached a server.
+#[test]
+fn regression_degraded_keeps_the_reason_a_zone_is_not_delivered() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        let mut lonely = zone("lonely", "example.org", "update");
+        lonely["spec"]["instanceSelector"] = json!({"matchLabels": {"role": "none"}});
+        fake.insert(&lonely).unwrap();
+        fake.insert(&a_record(
+            "one",
+            "www",
+            "lonely",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        fake.insert(&a_record(
+            "two",
+            "www",
+            "lonely",
+            &["192.0.2.2"],
+            "2026-01-02T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        let message = "no Bind9Instance in the namespace matches spec.instanceSelector";
+        h.wait_until("NoPrimary", |fake, _| {
+            condition(&zone_json(fake, "lonely"), "Ready")
+                == Some(("False".into(), "NoPrimary".into(), message.into()))
+        })
+        .await;
+        let zone = zone_json(&h.fake, "lonely");
+        assert_eq!(
+            condition(&zone, "Degraded"),
+            Some(("True".into(), "NoPrimary".into(), message.into()))
+        );
+        assert_eq!(
+            zone["status"]["conflicts"].as_array().map(Vec::len),
+            Some(1)
+        );
+        h.stop().await;
+    });
+}
+
+/// Regression: two zonefile DNSZones of one zone name (in two namespaces,
+/// or a copy) wrote the same file in turn, and deleting either removed
+/// the file and the include-file entry the other one still served.
+#[test]
+fn regression_one_zone_file_per_zone_name() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        for (name, created) in [
+            ("first", "2026-01-01T00:00:00Z"),
+            ("second", "2026-01-02T00:00:00Z"),
+        ] {
+            let mut object = zone(name, "files.example", "zonefile");
+            object["metadata"]["creationTimestamp"] = json!(created);
+            fake.insert(&object).unwrap();
+        }
+        let h = start(fake, &[]);
+        h.wait_until("first delivered, second waiting", |fake, _| {
+            is_ready(&zone_json(fake, "first"))
+                && condition(&zone_json(fake, "second"), "Ready")
+                    .is_some_and(|c| c.1 == "AlreadyClaimed")
+        })
+        .await;
+        let (_, _, message) = condition(&zone_json(&h.fake, "second"), "Ready").unwrap();
+        assert_eq!(
+            message,
+            "zone files.example is already delivered as a file by DNSZone dns/first; this one waits until that one is deleted"
+        );
+        let writes = || {
+            h.delivery
+                .calls()
+                .iter()
+                .filter(|c| *c == "write files.example")
+                .count()
+        };
+        let before = writes();
+
+        // Deleting the copy leaves the file alone.
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .delete("second", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("second gone", |fake, _| zone_json(fake, "second").is_null())
+            .await;
+        assert!(
+            !h.delivery
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("remove-file")
+                    || (c.starts_with("zones [") && !c.contains("files.example"))),
+            "{:?}",
+            h.delivery.calls()
+        );
+        assert_eq!(writes(), before, "only the first zone writes the file");
+        h.stop().await;
+    });
+}
+
+/// Regression: deleting a zone whose primary Bind9Instance was already
+/// gone (a namespace being deleted removes it at once) finished at once,
+/// leaving its records on the server without a word.
+#[test]
+fn regression_a_zone_whose_server_is_gone_reports_the_records_it_leaves() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[("DDNS_OPERATOR_CLEANUP_TIMEOUT_SECS", "2")]);
+        h.wait_until("the zone to be Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+        let instances: Api<Bind9Instance> = h.api();
+        instances
+            .delete("primary", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("NoPrimary", |fake, _| {
+            condition(&zone_json(fake, "example"), "Ready").is_some_and(|c| c.1 == "NoPrimary")
+        })
+        .await;
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .delete("example", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("the zone gone", |fake, _| {
+            zone_json(fake, "example").is_null()
+        })
+        .await;
+        let expected = "no primary Bind9Instance matches spec.instanceSelector any more, so the 1 RRset(s) in status.managed cannot be removed from a server";
+        let events = events(&h.fake);
+        assert!(
+            events
+                .iter()
+                .any(|e| e["reason"] == "CleanupFailed" && e["note"] == expected),
+            "{events:#?}"
+        );
+        let abandoned = events
+            .iter()
+            .find(|e| e["reason"] == "CleanupAbandoned")
+            .expect("CleanupAbandoned Event");
+        assert!(
+            abandoned["note"].as_str().unwrap().contains(expected),
+            "{abandoned:#?}"
+        );
+        assert!(h.delivery.server().contains_key("www.example.com. A"));
         h.stop().await;
     });
 }

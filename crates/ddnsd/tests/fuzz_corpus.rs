@@ -387,7 +387,7 @@ fn env_config_corpus_keeps_its_properties_and_seeds_their_outcome() {
         (
             "seed-misspelt-records",
             &[
-                "load: DDNS_RECORDS: is required: the comma-separated names to keep up to date, such as home.example.com",
+                "load: DDNS_RECORDS: is required: the comma-separated names to keep up to date, such as home.example.com (or DDNS_RECORDS_FILE, a file of names)",
             ],
         ),
     ];

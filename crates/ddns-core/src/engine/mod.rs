@@ -60,12 +60,15 @@ pub struct EngineSettings {
     pub state_retry: Duration,
     /// How long, after a write, the verifier may take to see it in DNS.
     pub verify_wait: Duration,
-    /// Passes at start that confirm every record (the readiness rule):
-    /// after the first pass that finds every record in line, the engine
-    /// reads them all again `startup_spacing` later, until this many passes
-    /// confirmed them. 1 makes no extra pass.
+    /// Consecutive passes that confirm every record with the provider (the
+    /// readiness rule), at start and again after a failed read or write or
+    /// a lost address: while fewer passes confirmed every record and every
+    /// record is in line, the engine reads them all again
+    /// `startup_spacing` after the last confirming pass. A pass counts
+    /// only if it read, verified or wrote every record itself. 1 makes no
+    /// extra pass after a pass that confirmed them all.
     pub startup_confirmations: u32,
-    /// The pause between the confirming passes at start.
+    /// The pause between the confirming passes.
     pub startup_spacing: Duration,
 }
 

@@ -36,7 +36,11 @@ pub(super) struct Runner<'e> {
     gate: Gate,
     credentials_accepted: bool,
     storm_coalesced: u64,
-    startup_confirmed: u32,
+    /// Consecutive passes that confirmed every record with the provider,
+    /// since start or the last failure (the readiness rule).
+    confirming_passes: u32,
+    /// When the engine reads every record again to collect confirmations.
+    confirm_all_at: Option<Instant>,
     rng: fastrand::Rng,
 }
 
@@ -86,7 +90,8 @@ impl<'e> Runner<'e> {
             gate: Gate::default(),
             credentials_accepted: false,
             storm_coalesced: 0,
-            startup_confirmed: 0,
+            confirming_passes: 0,
+            confirm_all_at: None,
             rng: fastrand::Rng::new(),
         };
         for contributor in &engine.contributors {
@@ -170,6 +175,7 @@ impl<'e> Runner<'e> {
                 IpEvent::Lost(family) => {
                     debug!(family = %family, "address lost event");
                     self.desired[family.index()] = None;
+                    self.lose_confirmations();
                     self.notify(EngineEvent::AddressLost { family });
                 }
             }
@@ -238,10 +244,14 @@ impl<'e> Runner<'e> {
 
     /// Runs reads and writes until every record is in line or waiting.
     pub(super) async fn converge(&mut self) -> Result<()> {
+        for slot in &mut self.slots {
+            slot.confirmed = None;
+        }
         loop {
             self.absorb_events();
             let now = Instant::now();
             self.apply_rechecks(now);
+            self.apply_confirmation_read(now);
             let allowance = self.gate.allowance();
 
             let mut reads = Vec::new();
@@ -284,30 +294,65 @@ impl<'e> Runner<'e> {
             }
         }
         self.report_pass();
-        self.plan_startup_confirmation();
+        self.plan_confirmation();
         self.save_state().await;
         Ok(())
     }
 
-    /// At start, after a pass that found every record in line, reads them
-    /// all again a little later, until `startup_confirmations` passes
-    /// confirmed them (the readiness rule).
-    fn plan_startup_confirmation(&mut self) {
-        let wanted = self.engine.settings.startup_confirmations;
-        if self.mode != Mode::Daemon || self.startup_confirmed >= wanted {
+    /// The readiness rule wants `startup_confirmations` consecutive passes
+    /// that confirmed every record with the provider, at start and again
+    /// after any failure. A pass that only found records in line without
+    /// asking (a wake-up with nothing due, an event of another family, the
+    /// retry that fixed one record of several) does not count, so while
+    /// confirmations are missing and every record is in line, the engine
+    /// reads them all again `startup_spacing` later. Once enough passes
+    /// confirmed them, no timer is left.
+    fn plan_confirmation(&mut self) {
+        if self.mode != Mode::Daemon {
             return;
         }
         let (in_sync, pending, failed) = self.counts();
-        if in_sync == 0 || pending > 0 || failed > 0 {
+        if failed > 0 {
+            // Retries and re-checks of the failed records come first.
+            self.lose_confirmations();
             return;
         }
-        self.startup_confirmed += 1;
-        if self.startup_confirmed >= wanted {
+        if in_sync == 0 || pending > 0 {
+            // The pass that writes or reads the waiting records comes by
+            // itself (an address, the end of an interval).
             return;
         }
-        let at = Instant::now() + self.engine.settings.startup_spacing;
+        let now = Instant::now();
+        let spacing = self.engine.settings.startup_spacing;
+        if self.confirmed_count() == in_sync {
+            self.confirming_passes = self.confirming_passes.saturating_add(1);
+            self.confirm_all_at = Some(now + spacing);
+        }
+        if self.confirming_passes >= self.engine.settings.startup_confirmations {
+            self.confirm_all_at = None;
+        } else if self.confirm_all_at.is_none() {
+            self.confirm_all_at = Some(now + spacing);
+        }
+    }
+
+    /// A failure or a lost address: the confirmations start again.
+    fn lose_confirmations(&mut self) {
+        self.confirming_passes = 0;
+        self.confirm_all_at = None;
+    }
+
+    /// Marks every record for a read when a confirming pass is due. A
+    /// provider that cannot read is asked too: its answer sends the engine
+    /// to DNS or the state store, which is the confirmation it can give.
+    fn apply_confirmation_read(&mut self, now: Instant) {
+        if self.confirm_all_at.is_none_or(|t| t > now) {
+            return;
+        }
+        self.confirm_all_at = None;
         for slot in &mut self.slots {
-            slot.recheck_at = Some(slot.recheck_at.map_or(at, |t| t.min(at)));
+            if slot.supported && desired_of(&self.desired, &slot.record).is_some() {
+                slot.needs_read = true;
+            }
         }
     }
 
@@ -490,6 +535,7 @@ impl<'e> Runner<'e> {
                 slot.recheck_at = recheck.map(|d| now + d);
                 if let Some(address) = desired.filter(|a| slot.holds(*a)) {
                     slot.attempts = 0;
+                    slot.confirmed = Some(address);
                     debug!(record = %slot.record, address = %address, "record already holds the address");
                     let record = &self.slots[index].record;
                     self.notify(EngineEvent::RecordConfirmed { record, address });
@@ -500,6 +546,7 @@ impl<'e> Runner<'e> {
                     last_written: stored,
                 };
                 if let Some(address) = desired.filter(|a| slot.holds(*a)) {
+                    slot.confirmed = Some(address);
                     debug!(record = %slot.record, address = %address, "record holds the address according to the state store");
                     let record = &self.slots[index].record;
                     self.notify(EngineEvent::RecordConfirmed { record, address });
@@ -592,6 +639,7 @@ impl<'e> Runner<'e> {
         slot.last_write = Some(now);
         slot.deferred_logged = None;
         slot.written_this_run = true;
+        slot.confirmed = Some(address);
         slot.recheck_at = recheck.filter(|_| slot.can_read()).map(|d| now + d);
         if self.engine.verifier.is_some() && self.engine.provider.dns_shows_published(&slot.record)
         {
@@ -631,6 +679,7 @@ impl<'e> Runner<'e> {
     }
 
     fn on_failure(&mut self, index: usize, error: ProviderError) -> Result<()> {
+        self.lose_confirmations();
         let now = Instant::now();
         let provider = self.engine.provider.name().to_string();
         let desired = self.desired_for(&self.slots[index].record);
@@ -761,13 +810,28 @@ impl<'e> Runner<'e> {
         (in_sync, pending, failed)
     }
 
+    /// Records in line that the provider confirmed in this pass.
+    fn confirmed_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| {
+                slot.failure.is_none()
+                    && self
+                        .desired_for(&slot.record)
+                        .is_some_and(|a| slot.confirmed == Some(a) && slot.holds(a))
+            })
+            .count()
+    }
+
     fn report_pass(&self) {
         let (in_sync, pending, failed) = self.counts();
-        debug!(in_sync, pending, failed, "pass completed");
+        let confirmed = self.confirmed_count();
+        debug!(in_sync, pending, failed, confirmed, "pass completed");
         self.notify(EngineEvent::PassCompleted {
             in_sync,
             pending,
             failed,
+            confirmed,
         });
     }
 
@@ -804,6 +868,9 @@ impl<'e> Runner<'e> {
             if let Some(confirm) = slot.confirm {
                 consider(confirm.next_at);
             }
+        }
+        if let Some(t) = self.confirm_all_at {
+            consider(t);
         }
         earliest
     }

@@ -69,6 +69,9 @@ pub(super) struct Slot {
     pub(super) deferred_logged: Option<IpAddr>,
     pub(super) written_this_run: bool,
     pub(super) confirm: Option<Confirm>,
+    /// The address the provider confirmed in the current pass (a read
+    /// found it, or it was written); cleared when a pass starts.
+    pub(super) confirmed: Option<IpAddr>,
 }
 
 pub(super) struct Context {
@@ -94,6 +97,7 @@ impl Slot {
             deferred_logged: None,
             written_this_run: false,
             confirm: None,
+            confirmed: None,
         }
     }
 

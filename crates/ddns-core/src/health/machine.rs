@@ -73,6 +73,11 @@ pub enum Signal {
         pending: usize,
         /// Records whose last attempt failed.
         failed: usize,
+        /// Records the pass confirmed with the provider (read back,
+        /// verified in DNS, or written). Only a pass that confirmed every
+        /// record counts towards Ready; one that asked the provider about
+        /// fewer neither counts nor resets the count.
+        confirmed: usize,
     },
     /// A network probe (WAN or gateway) failed.
     NetworkDown(String),
@@ -174,7 +179,8 @@ impl Machine {
                 in_sync,
                 pending,
                 failed,
-            } => self.pass(in_sync, pending, failed),
+                confirmed,
+            } => self.pass(in_sync, pending, failed, confirmed),
         }
     }
 
@@ -189,11 +195,18 @@ impl Machine {
         }
     }
 
-    fn pass(&mut self, in_sync: usize, pending: usize, failed: usize) -> Option<Transition> {
+    fn pass(
+        &mut self,
+        in_sync: usize,
+        pending: usize,
+        failed: usize,
+        confirmed: usize,
+    ) -> Option<Transition> {
         if failed > 0 {
             return self.fail(format!("{failed} record(s) failed"));
         }
-        let confirmed = self.address && pending == 0 && in_sync == self.records;
+        let confirmed =
+            self.address && pending == 0 && in_sync == self.records && confirmed == self.records;
         match self.state {
             Readiness::Starting => None,
             Readiness::Ready => None,
@@ -233,6 +246,7 @@ mod tests {
             in_sync,
             pending: 0,
             failed: 0,
+            confirmed: in_sync,
         }
     }
 
@@ -267,6 +281,7 @@ mod tests {
             in_sync: 1,
             pending: 1,
             failed: 0,
+            confirmed: 1,
         });
         assert_eq!(m.state(), Readiness::Probing);
         assert_eq!(
@@ -274,6 +289,28 @@ mod tests {
             1,
             "a pending pass neither counts nor resets"
         );
+        assert_eq!(to(m.feed(pass(2))), Some(Readiness::Ready));
+    }
+
+    #[test]
+    fn a_pass_that_did_not_ask_the_provider_about_every_record_neither_counts_nor_resets() {
+        let mut m = Machine::new(2, 2);
+        m.feed(Signal::AddressDetected);
+        m.feed(Signal::ProviderAnswered);
+        m.feed(pass(2));
+        for confirmed in [0, 1] {
+            assert_eq!(
+                to(m.feed(Signal::Pass {
+                    in_sync: 2,
+                    pending: 0,
+                    failed: 0,
+                    confirmed,
+                })),
+                None,
+                "in line, but {confirmed} of 2 confirmed in this pass"
+            );
+            assert_eq!(m.confirmations(), 1);
+        }
         assert_eq!(to(m.feed(pass(2))), Some(Readiness::Ready));
     }
 

@@ -280,6 +280,7 @@ impl EngineObserver for HealthMonitor {
                 in_sync,
                 pending,
                 failed,
+                confirmed,
             } => {
                 let events = if *pending == 0 && *failed == 0 && *in_sync > 0 {
                     vec![HealthEvent::Converged { records: *in_sync }]
@@ -291,6 +292,7 @@ impl EngineObserver for HealthMonitor {
                         in_sync: *in_sync,
                         pending: *pending,
                         failed: *failed,
+                        confirmed: *confirmed,
                     },
                     events,
                 );

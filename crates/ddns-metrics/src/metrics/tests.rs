@@ -56,6 +56,7 @@ async fn every_event_lands_in_its_series() {
             in_sync: 1,
             pending: 0,
             failed: 1,
+            confirmed: 0,
         },
     ];
     for event in &events {
@@ -167,6 +168,7 @@ async fn uptime_ratio_is_time_ready_over_time_running_at_scrape_time() {
             in_sync: 1,
             pending: 0,
             failed: 0,
+            confirmed: 1,
         },
     ] {
         monitor.observe(&event);

@@ -365,6 +365,7 @@ impl Driver {
             in_sync: 1,
             pending: 0,
             failed: 0,
+            confirmed: 1,
         });
     }
 
@@ -381,6 +382,7 @@ impl Driver {
             in_sync: 0,
             pending: 0,
             failed: 1,
+            confirmed: 0,
         });
     }
 

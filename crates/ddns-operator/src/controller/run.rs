@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use kube::api::Api;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
@@ -77,6 +78,7 @@ pub async fn run(handles: RunHandles) {
             return;
         }
         metrics.set_leader(true);
+        metrics.set_filling();
         info!("starting the controllers");
         let (stop_tx, stop_rx) = watch::channel(false);
         let term = run_term(
@@ -117,13 +119,19 @@ async fn run_term(
 ) {
     let namespace = config.namespace.clone();
     let ns = namespace.as_deref();
-    let zones_api: Api<DNSZone> = api(&client, ns);
-    let mut controller = Controller::new(zones_api, watcher::Config::default()).with_config(
+    let (zones, zone_writer) = reflector::store::<DNSZone>();
+    let zone_stream = reflector(
+        zone_writer,
+        watcher(api::<DNSZone>(&client, ns), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(worth_a_reconcile::<DNSZone>, PredicateConfig::default());
+    let mut controller = Controller::for_stream(zone_stream, zones.clone()).with_config(
         ControllerConfig::default()
             .debounce(Duration::from_millis(300))
             .concurrency(8),
     );
-    let zones = controller.store();
 
     let (instances, instance_writer) = reflector::store::<Bind9Instance>();
     let instance_stream = reflector(
@@ -213,6 +221,25 @@ async fn run_term(
     info!("controllers stopped");
 }
 
+/// What about a zone or record is worth a reconcile: its spec (the
+/// generation), labels, annotations, finalizers and deletion, but not its
+/// status. The caches still see every change; this only filters triggers.
+///
+/// Without it every status the controller writes came back as a change
+/// and reconciled the zone again at once: one more read of every RRset
+/// from every server after each delivery, and after a failure an
+/// immediate second attempt (with a second Event) instead of the backoff.
+fn worth_a_reconcile<K: Resource>(object: &K) -> Option<u64> {
+    let meta = object.meta();
+    let mut hasher = DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 struct WatchRecords<'a> {
     client: &'a Client,
     namespace: Option<&'a str>,
@@ -250,7 +277,8 @@ impl WatchRecords<'_> {
             ),
         )
         .default_backoff()
-        .touched_objects();
+        .touched_objects()
+        .predicate_filter(worth_a_reconcile::<K>, PredicateConfig::default());
         let zones = self.zones.clone();
         let orphans = self.orphans.clone();
         controller.watches_stream(stream, move |record: K| {

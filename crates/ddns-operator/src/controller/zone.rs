@@ -28,6 +28,7 @@ use crate::crd::status::{Condition, DEGRADED, READY, set_condition};
 use crate::crd::{
     Bind9Instance, DNSZone, DNSZoneStatus, Delivery, InstanceResult, RecordStatus, Role,
 };
+use crate::delivery::ManagedRrset;
 use crate::model::{assemble_zone, zone_spec};
 
 /// The zone controller's reconcile.
@@ -190,7 +191,9 @@ async fn apply(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
         }
         set_condition(&mut status.conditions, condition, &now);
     }
-    if outcome.failure.is_none() && conflict_count > 0 {
+    // Conflicts are the zone's only trouble once it is delivered; before
+    // that, Degraded keeps the reason it is not (NoPrimary, ZoneProblems).
+    if outcome.delivered && conflict_count > 0 {
         set_condition(
             &mut status.conditions,
             Condition::new(
@@ -473,12 +476,55 @@ pub(crate) fn zonefile_zones(ctx: &Context) -> Vec<ZoneName> {
     names
 }
 
+/// The `DNSZone` that delivers the zone file of `name`: of the zonefile
+/// zones not being deleted, the oldest (then by namespace and name). The
+/// operator writes one file per zone name; two `DNSZone`s sharing it would
+/// overwrite each other's file, and deleting either would remove the file
+/// the other serves.
+fn zonefile_owner(ctx: &Context, name: &ZoneName) -> Option<Arc<DNSZone>> {
+    ctx.zones
+        .state()
+        .into_iter()
+        .filter(|z| {
+            z.spec.delivery == Delivery::Zonefile && z.metadata.deletion_timestamp.is_none()
+        })
+        .filter(|z| ZoneName::parse(&z.spec.zone_name).is_ok_and(|n| n == *name))
+        .min_by_key(|z| {
+            (
+                z.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                z.namespace(),
+                z.name_any(),
+            )
+        })
+}
+
 async fn deliver_file(
     zone: &DNSZone,
     ctx: &Context,
     assembly: &Assembly,
     previous: &DNSZoneStatus,
 ) -> Outcome {
+    if let Some(owner) = zonefile_owner(ctx, &assembly.zone.name)
+        && ObjectRef::from_obj(owner.as_ref()) != ObjectRef::from_obj(zone)
+    {
+        let message = format!(
+            "zone {} is already delivered as a file by DNSZone {}/{}; this one waits until that one is deleted",
+            assembly.zone.name,
+            owner.namespace().unwrap_or_default(),
+            owner.name_any()
+        );
+        return Outcome {
+            conditions: vec![
+                Condition::new(READY, false, "AlreadyClaimed", &message),
+                Condition::new(DEGRADED, true, "AlreadyClaimed", &message),
+            ],
+            instances: Vec::new(),
+            managed: BTreeSet::new(),
+            serial: previous.serial,
+            delivered: false,
+            failure: None,
+        };
+    }
     let today = Date::of((ctx.now)());
     let result = async {
         let file = ctx
@@ -551,11 +597,26 @@ async fn cleanup(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
         Delivery::Update => {
             let managed: BTreeSet<String> = status.managed.iter().cloned().collect();
             let mut failures = Vec::new();
-            if !managed.is_empty() {
-                for instance in selected_instances(ctx, zone)
+            let primaries: Vec<_> = selected_instances(ctx, zone)
+                .into_iter()
+                .filter(|i| i.spec.role == Role::Primary)
+                .collect();
+            // Nowhere to remove them from (the Bind9Instance went first):
+            // say so, and give up at the cleanup timeout like any failure.
+            let removable = ZoneName::parse(&zone.spec.zone_name).map_or(0, |zone_name| {
+                managed
                     .iter()
-                    .filter(|i| i.spec.role == Role::Primary)
-                {
+                    .filter_map(|entry| entry.parse::<ManagedRrset>().ok())
+                    .filter(|rrset| !rrset.is_apex_ns(&zone_name))
+                    .count()
+            });
+            if primaries.is_empty() && removable > 0 {
+                failures.push(format!(
+                    "no primary Bind9Instance matches spec.instanceSelector any more, so the {removable} RRset(s) in status.managed cannot be removed from a server"
+                ));
+            }
+            if !managed.is_empty() {
+                for instance in &primaries {
                     let outcome = match target(ctx, instance).await {
                         Ok(target) => match ZoneName::parse(&zone.spec.zone_name) {
                             Ok(zone_name) => {
@@ -580,6 +641,8 @@ async fn cleanup(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
             }
         }
         Delivery::Zonefile => match ZoneName::parse(&zone.spec.zone_name) {
+            // Another DNSZone of that name delivers the file now.
+            Ok(zone_name) if zonefile_owner(ctx, &zone_name).is_some() => Ok(()),
             Ok(zone_name) => {
                 let zones: Vec<ZoneName> = zonefile_zones(ctx)
                     .into_iter()
@@ -719,10 +782,20 @@ async fn write_record_statuses(
         .map(|c| (c.source.as_str(), c))
         .collect();
     let applied = assembly.applied_sources();
-    for record in records
-        .iter()
-        .filter(|r| r.is_member(&zone_name) && !r.object.deleting)
-    {
+    for record in records.iter().filter(|r| r.is_member(&zone_name)) {
+        if record.object.deleting {
+            // Released by `apply` once the zone is delivered without it;
+            // until then it waits, and says why.
+            if !delivered && record.has_finalizer() {
+                let message = format!(
+                    "being deleted: its records stay on the server until zone {} is delivered again; see DNSZone {zone_name}",
+                    assembly.zone.name
+                );
+                write_record_condition(ctx, record, &namespace, "ZoneNotDelivered", &message, now)
+                    .await?;
+            }
+            continue;
+        }
         let source = record.object.source();
         let previous = record.status.clone().unwrap_or_default();
         let mut next = previous.clone();
@@ -795,6 +868,37 @@ async fn write_record_statuses(
         }
     }
     Ok(())
+}
+
+/// Sets a record's Ready condition to False with `reason` and `message`,
+/// when it does not say so already.
+async fn write_record_condition(
+    ctx: &Context,
+    record: &TrackedRecord,
+    namespace: &str,
+    reason: &str,
+    message: &str,
+    now: &str,
+) -> Result<(), Error> {
+    let previous = record.status.clone().unwrap_or_default();
+    let mut next = previous.clone();
+    set_condition(
+        &mut next.conditions,
+        Condition::new(READY, false, reason, message),
+        now,
+    );
+    if next == previous {
+        return Ok(());
+    }
+    let value = serde_json::to_value(&next).map_err(|e| Error::Delivery(format!("status: {e}")))?;
+    patch::patch_status(
+        &ctx.client,
+        &record.resource,
+        namespace,
+        &record.object.name,
+        value,
+    )
+    .await
 }
 
 async fn publish(ctx: &Context, zone: &DNSZone, type_: EventType, reason: &str, note: &str) {

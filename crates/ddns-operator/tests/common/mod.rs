@@ -8,6 +8,9 @@
     unreachable_pub
 )]
 
+pub mod dns;
+pub mod harness;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

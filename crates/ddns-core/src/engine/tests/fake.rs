@@ -58,6 +58,7 @@ pub(super) struct FakeProvider {
     failures: Mutex<VecDeque<Scripted>>,
     credentials: Mutex<Option<MakeError>>,
     write_delay: Mutex<Duration>,
+    check_delay: Mutex<Duration>,
 }
 
 impl FakeProvider {
@@ -76,6 +77,7 @@ impl FakeProvider {
             failures: Mutex::new(VecDeque::new()),
             credentials: Mutex::new(None),
             write_delay: Mutex::new(Duration::ZERO),
+            check_delay: Mutex::new(Duration::ZERO),
         })
     }
 
@@ -113,6 +115,12 @@ impl FakeProvider {
 
     pub(super) fn set_write_delay(&self, delay: Duration) {
         *self.write_delay.lock().unwrap() = delay;
+    }
+
+    /// The credential check at start takes this long (the engine is still
+    /// starting meanwhile).
+    pub(super) fn set_check_delay(&self, delay: Duration) {
+        *self.check_delay.lock().unwrap() = delay;
     }
 
     pub(super) fn publish(&self, key: &str, values: &[&str]) {
@@ -193,6 +201,10 @@ impl DnsProvider for FakeProvider {
     }
 
     async fn check_credentials(&self) -> Result<(), ProviderError> {
+        let delay = *self.check_delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         match self.credentials.lock().unwrap().as_ref() {
             Some(make) => Err(make()),
             None => Ok(()),

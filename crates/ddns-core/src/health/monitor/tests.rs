@@ -100,6 +100,7 @@ async fn a_network_probe_failure_degrades_and_the_snapshot_says_why() {
         in_sync: 1,
         pending: 0,
         failed: 0,
+        confirmed: 1,
     });
     assert_eq!(watch.borrow().state, Readiness::Ready);
     monitor.network_down("WAN probe 1.1.1.1:443: connection timed out");
