@@ -19,7 +19,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-	targets=(dns_response tsig_key_file echo_body natpmp_response pcp_response env_config cloudflare_response)
+	targets=(dns_response tsig_key_file echo_body natpmp_response pcp_response env_config cloudflare_response operator_manifests)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -6,6 +6,8 @@ pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod leader;
 pub mod logging;
 pub mod manifests;

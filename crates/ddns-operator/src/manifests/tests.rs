@@ -221,6 +221,30 @@ fn yaml_errors_name_the_source_and_line() {
     );
 }
 
+/// Regression (the `operator_manifests` fuzz target's slow unit, kept as
+/// the corpus seed `seed-alias-expansion-bomb`): nine lines of anchors, each
+/// aliasing the one before nine times, are refused once 100,000 events
+/// were copied for anchors, not after the parser's default of 1,000,000.
+#[test]
+fn an_alias_bomb_is_refused_early() {
+    let mut text = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (previous, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .into_iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
+        let aliases = vec![format!("*{previous}"); 9].join(", ");
+        text.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+    }
+    let found = errors(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("not valid YAML: budget breached")
+            && found[0].contains("recorded_anchor_events: 100001"),
+        "{}",
+        found[0]
+    );
+}
+
 #[test]
 fn lists_are_unpacked_and_json_is_read() {
     let text = r#"{"apiVersion": "v1", "kind": "List", "items": [
