@@ -32,6 +32,10 @@
 #    against N; beside it `ddnsd once` and ddclient (nsupdate) doing the same
 #    work into BIND (~13 min; quick: up to 1,000 records, one run, ~2 min).
 #    Needs bind9; without ddclient installed, ddnsd alone.
+# 9. ddns-zone-render, ddns-operator-update, ddns-operator-e2e
+#    (crates/ddns-bench): the operator's zone work, its delivery, and the
+#    real process against the fake API and BIND (~5 min; quick ~2 min).
+#    Needs bind9 for the last two.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,7 +83,7 @@ echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff
 
 echo
 echo "== building"
-cargo build --release --package ddns-bench --package ddnsd
+cargo build --release --package ddns-bench --package ddnsd --package ddns-operator
 latency="${CARGO_TARGET_DIR:-$repo_root/target}/release/ddns-latency"
 
 echo
@@ -133,4 +137,18 @@ else
 		scale+=(--no-ddclient)
 	fi
 	python3 bench/scale.py "${scale[@]}"
+fi
+
+echo
+echo "== the Kubernetes operator: a 10,000-record zone rendered, 1,000 records into BIND (delivery alone, then the ddns-operator process end to end), memory and idle cost"
+release="${CARGO_TARGET_DIR:-$repo_root/target}/release"
+"$release/ddns-zone-render" --runs 51
+if ! command -v named >/dev/null 2>&1 && [[ ! -x /usr/sbin/named ]]; then
+	echo "skipped: BIND is not installed (apt-get install bind9 bind9-utils bind9-dnsutils)"
+elif ((${#quick[@]})); then
+	"$release/ddns-operator-update" --runs 3
+	"$release/ddns-operator-e2e" --large 2000 --idle-secs 10 --runs 2
+else
+	"$release/ddns-operator-update" --runs 9
+	"$release/ddns-operator-e2e"
 fi
