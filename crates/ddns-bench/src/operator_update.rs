@@ -32,75 +32,27 @@
 //! - No `tracing` subscriber is installed, so logging costs nothing here.
 
 use std::collections::BTreeSet;
-use std::error::Error;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ddns_core::zone::{
-    Assembly, Claim, HostName, Mailbox, Owner, RecordData, Soa, ZoneName, ZoneSpec, assemble,
-};
+use ddns_core::zone::{Assembly, Claim, Owner, RecordData, ZoneName, assemble};
 use ddns_dns::TsigKey;
 use ddns_operator::delivery::{ManagedRrset, UpdateReport, UpdateTarget, managed_set, update};
 use ddns_testkit::{Bind, BindOptions};
 
-type BoxError = Box<dyn Error>;
+mod operator_bench;
+
+use operator_bench::{BoxError, Sizes, zone_spec};
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("ddns-operator-update: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-struct Args {
-    records: usize,
-    runs: usize,
-}
-
-fn parse_args() -> Result<Args, BoxError> {
-    let mut args = Args {
-        records: 1000,
-        runs: 5,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--records" => args.records = value.parse()?,
-            "--runs" => args.runs = value.parse()?,
-            other => return Err(format!("unknown option {other}").into()),
-        }
-    }
-    if args.records < 2 || args.runs == 0 {
-        return Err("--records must be at least 2 and --runs above 0".into());
-    }
-    Ok(args)
-}
-
-fn host(name: &str) -> Result<HostName, BoxError> {
-    Ok(HostName::parse(name)?)
+    operator_bench::exit("ddns-operator-update", run())
 }
 
 /// The zone with `records` A records; `changed` gets another address.
 fn zone(records: usize, changed: Option<usize>) -> Result<Assembly, BoxError> {
     let name = ZoneName::parse("example.test")?;
-    let spec = ZoneSpec {
-        name: name.clone(),
-        ttl: 300,
-        soa: Soa {
-            primary_ns: host("ns1.example.net")?,
-            mailbox: Mailbox::parse("hostmaster@example.test")?,
-            refresh: 3600,
-            retry: 600,
-            expire: 604_800,
-            negative_ttl: 60,
-        },
-        name_servers: vec![host("ns1.example.net")?, host("ns2.example.net")?],
-    };
+    let spec = zone_spec(&name, 300, 60)?;
     let mut claims = Vec::with_capacity(records);
     for i in 0..records {
         let base = if Some(i) == changed {
@@ -177,7 +129,7 @@ fn summary(label: &str, samples: &[Sample]) {
 }
 
 fn run() -> Result<(), BoxError> {
-    let args = parse_args()?;
+    let args = Sizes::parse(1000, 5, 2)?;
     let Some(bind) = Bind::start("ddns-operator-update", BindOptions::new()) else {
         return Err("BIND cannot run here (see above)".into());
     };

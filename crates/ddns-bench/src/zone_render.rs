@@ -22,55 +22,20 @@
 //! - Single thread, no I/O: this is CPU time on this machine; compare
 //!   orders of magnitude, not digits.
 
-use std::error::Error;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ddns_core::zone::{
-    Assembly, Claim, HostName, Mailbox, Owner, RecordData, Soa, ZoneName, ZoneSpec, assemble,
-    render, same_content,
+    Assembly, Claim, Owner, RecordData, ZoneName, ZoneSpec, assemble, render, same_content,
 };
 
-type BoxError = Box<dyn Error>;
+mod operator_bench;
+
+use operator_bench::{BoxError, Sizes, host, zone_spec};
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("ddns-zone-render: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-struct Args {
-    records: usize,
-    runs: usize,
-}
-
-fn parse_args() -> Result<Args, BoxError> {
-    let mut args = Args {
-        records: 10_000,
-        runs: 25,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--records" => args.records = value.parse()?,
-            "--runs" => args.runs = value.parse()?,
-            other => return Err(format!("unknown option {other}").into()),
-        }
-    }
-    if args.records == 0 || args.runs == 0 {
-        return Err("--records and --runs must be above 0".into());
-    }
-    Ok(args)
-}
-
-fn host(name: &str) -> Result<HostName, BoxError> {
-    Ok(HostName::parse(name)?)
+    operator_bench::exit("ddns-zone-render", run())
 }
 
 fn claim(zone: &ZoneName, owner: &str, values: Vec<RecordData>) -> Result<Claim, BoxError> {
@@ -85,19 +50,7 @@ fn claim(zone: &ZoneName, owner: &str, values: Vec<RecordData>) -> Result<Claim,
 /// The zone and claims for `records` records.
 fn zone(records: usize) -> Result<(ZoneSpec, Vec<Claim>), BoxError> {
     let name = ZoneName::parse("bench.example")?;
-    let spec = ZoneSpec {
-        name: name.clone(),
-        ttl: 3600,
-        soa: Soa {
-            primary_ns: host("ns1.example.net")?,
-            mailbox: Mailbox::parse("hostmaster@bench.example")?,
-            refresh: 3600,
-            retry: 600,
-            expire: 604_800,
-            negative_ttl: 300,
-        },
-        name_servers: vec![host("ns1.example.net")?, host("ns2.example.net")?],
-    };
+    let spec = zone_spec(&name, 3600, 300)?;
     let mut claims = Vec::new();
     let mut count = 0;
     let mut i: u32 = 0;
@@ -178,7 +131,7 @@ fn row(label: &str, samples: &[Duration]) {
 }
 
 fn run() -> Result<(), BoxError> {
-    let args = parse_args()?;
+    let args = Sizes::parse(10_000, 25, 1)?;
     let (spec, claims) = zone(args.records)?;
     let (assembled, assembly): (_, Assembly) = time(args.runs, || assemble(&spec, &claims));
     if !assembly.conflicts.is_empty() || !assembly.problems.is_empty() {
