@@ -40,6 +40,9 @@ struct Recording {
     /// the finalizer at that moment.
     finalizers_at_write: Mutex<Vec<Vec<(String, bool)>>>,
     fake: Mutex<Option<FakeApi>>,
+    /// Each `remove`: the zone and the RRsets asked for.
+    removals: Mutex<Vec<(String, Vec<String>)>>,
+    fail_remove: AtomicBool,
 }
 
 fn desired(assembly: &Assembly) -> BTreeMap<String, Vec<String>> {
@@ -121,13 +124,23 @@ impl Deliverer for Recording {
     async fn remove(
         &self,
         target: &UpdateTarget,
-        _zone: &ZoneName,
+        zone: &ZoneName,
         managed: &BTreeSet<String>,
     ) -> Result<u32, DeliveryFailure> {
         self.calls
             .lock()
             .unwrap()
             .push(format!("remove {}", target.instance));
+        self.removals
+            .lock()
+            .unwrap()
+            .push((zone.to_string(), managed.iter().cloned().collect()));
+        if self.fail_remove.load(Ordering::SeqCst) {
+            return Err(DeliveryFailure {
+                message: format!("server {} refused the removal", target.server),
+                transient: true,
+            });
+        }
         let mut rrsets = self.rrsets.lock().unwrap();
         Ok(managed
             .iter()
@@ -963,6 +976,353 @@ fn regression_a_zone_whose_server_is_gone_reports_the_records_it_leaves() {
             "{abandoned:#?}"
         );
         assert!(h.delivery.server().contains_key("www.example.com. A"));
+        h.stop().await;
+    });
+}
+
+/// Regression: the finalizers the controller puts on new records came back
+/// as record changes and ran a second full reconcile (a second read of
+/// every RRset from every server) after every start.
+#[test]
+fn regression_a_start_from_scratch_delivers_once() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        for (i, name) in ["www", "api", "mail"].iter().enumerate() {
+            fake.insert(&a_record(
+                name,
+                name,
+                "example",
+                &[&format!("192.0.2.{}", i + 1)],
+                "2026-01-01T00:00:00Z",
+            ))
+            .unwrap();
+        }
+        let h = start(fake, &[]);
+        h.wait_until("every record Ready", |fake, _| {
+            ["www", "api", "mail"]
+                .iter()
+                .all(|name| is_ready(&record_json(fake, "arecords", name)))
+        })
+        .await;
+        for name in ["www", "api", "mail"] {
+            assert_eq!(
+                record_json(&h.fake, "arecords", name)["metadata"]["finalizers"],
+                json!([controller::FINALIZER])
+            );
+        }
+        // Any trigger would have come back within the debounce (0.3 s).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(h.delivery.calls(), ["update primary"]);
+        h.stop().await;
+    });
+}
+
+/// A record whose finalizer someone took off gets it back at once, not at
+/// the next requeue five minutes later: without it, deleting the record
+/// would leave its data on the server.
+#[test]
+fn a_finalizer_taken_off_a_record_is_put_back() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("the record Ready", |fake, _| {
+            is_ready(&record_json(fake, "arecords", "www"))
+        })
+        .await;
+        let records: Api<ARecord> = h.api();
+        let strip = json!({"metadata": {"finalizers": null}});
+        records
+            .patch("www", &PatchParams::default(), &Patch::Merge(&strip))
+            .await
+            .unwrap();
+        h.wait_until("the finalizer back", |fake, _| {
+            record_json(fake, "arecords", "www")["metadata"]["finalizers"]
+                == json!([controller::FINALIZER])
+        })
+        .await;
+        h.stop().await;
+    });
+}
+
+fn no_leftovers(zone: &Value) -> bool {
+    zone["status"]["leftovers"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+}
+
+fn server_keys(delivery: &Recording) -> Vec<String> {
+    delivery.server().into_keys().collect()
+}
+
+/// A zone renamed, or switched to the other delivery, takes what it
+/// delivered before off the servers: nothing of the old name stays behind.
+#[test]
+fn a_new_zone_name_or_delivery_removes_the_earlier_one() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("the zone Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+        assert_eq!(
+            zone_json(&h.fake, "example")["status"]["delivered"],
+            json!({"zoneName": "example.com", "delivery": "update"})
+        );
+        let zones: Api<DNSZone> = h.api();
+        let set = |spec: Value| {
+            let zones = zones.clone();
+            async move {
+                zones
+                    .patch(
+                        "example",
+                        &PatchParams::default(),
+                        &Patch::Merge(&json!({"spec": spec})),
+                    )
+                    .await
+                    .unwrap();
+            }
+        };
+
+        // A new name: delivered under it, removed under the old one.
+        set(json!({"zoneName": "example.org"})).await;
+        h.wait_until("the zone under its new name only", |fake, d| {
+            server_keys(d) == ["example.org. NS", "www.example.org. A"]
+                && zone_json(fake, "example")["status"]["delivered"]["zoneName"] == "example.org"
+                && no_leftovers(&zone_json(fake, "example"))
+        })
+        .await;
+        assert_eq!(
+            h.delivery.removals.lock().unwrap().clone(),
+            [(
+                "example.com".to_string(),
+                vec![
+                    "example.com. NS".to_string(),
+                    "www.example.com. A".to_string()
+                ]
+            )]
+        );
+        let zone = zone_json(&h.fake, "example");
+        assert_eq!(
+            zone["status"]["delivered"],
+            json!({"zoneName": "example.org", "delivery": "update"})
+        );
+        assert_eq!(
+            zone["status"]["managed"],
+            json!(["example.org. NS", "www.example.org. A"])
+        );
+        assert!(is_ready(&zone));
+        assert_eq!(
+            record_json(&h.fake, "arecords", "www")["status"]["fqdn"],
+            "www.example.org."
+        );
+        assert!(
+            events(&h.fake)
+                .iter()
+                .any(|e| e["reason"] == "EarlierDeliveryRemoved"
+                    && e["note"]
+                        .as_str()
+                        .is_some_and(|n| n.contains("example.com (update)"))),
+            "{:#?}",
+            events(&h.fake)
+        );
+
+        // Update to zonefile: the file is written, the RRsets removed.
+        h.delivery.removals.lock().unwrap().clear();
+        set(json!({"delivery": "zonefile"})).await;
+        h.wait_until("the RRsets gone, the file written", |fake, d| {
+            d.server().is_empty()
+                && d.calls().contains(&"write example.org".to_string())
+                && zone_json(fake, "example")["status"]["delivered"]["delivery"] == "zonefile"
+                && no_leftovers(&zone_json(fake, "example"))
+                && is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+        assert_eq!(
+            h.delivery.removals.lock().unwrap().clone(),
+            [(
+                "example.org".to_string(),
+                vec![
+                    "example.org. NS".to_string(),
+                    "www.example.org. A".to_string()
+                ]
+            )]
+        );
+        let zone = zone_json(&h.fake, "example");
+        assert!(
+            zone["status"]["managed"]
+                .as_array()
+                .is_none_or(Vec::is_empty),
+            "{zone:#}"
+        );
+        assert!(zone["status"]["serial"].is_u64());
+
+        // And back: the file and its stanza go, the RRsets come back.
+        set(json!({"delivery": "update"})).await;
+        h.wait_until("the RRsets back, the file removed", |fake, d| {
+            server_keys(d) == ["example.org. NS", "www.example.org. A"]
+                && d.calls().contains(&"remove-file example.org".to_string())
+                && zone_json(fake, "example")["status"]["delivered"]["delivery"] == "update"
+                && no_leftovers(&zone_json(fake, "example"))
+        })
+        .await;
+        let calls = h.delivery.calls();
+        let removed = calls
+            .iter()
+            .rposition(|c| c == "remove-file example.org")
+            .unwrap();
+        assert_eq!(calls[removed - 1], "zones []", "{calls:#?}");
+        h.stop().await;
+    });
+}
+
+/// A removal that fails is reported, retried, and does not hold up the
+/// zone under its new name.
+#[test]
+fn an_earlier_delivery_that_cannot_be_removed_is_reported_and_retried() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("the zone Ready", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+        })
+        .await;
+        h.delivery.fail_remove.store(true, Ordering::SeqCst);
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .patch(
+                "example",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"zoneName": "example.org"}})),
+            )
+            .await
+            .unwrap();
+        h.wait_until("Degraded: the earlier delivery remains", |fake, _| {
+            condition(&zone_json(fake, "example"), "Degraded")
+                .is_some_and(|c| c.1 == "EarlierDeliveryRemains")
+        })
+        .await;
+        let zone = zone_json(&h.fake, "example");
+        assert_eq!(
+            condition(&zone, "Degraded").unwrap(),
+            (
+                "True".to_string(),
+                "EarlierDeliveryRemains".to_string(),
+                "what the earlier delivery as example.com (update) left is not removed yet: server 127.0.0.1:5353 refused the removal".to_string()
+            )
+        );
+        // The zone is delivered under its new name all the same.
+        assert_eq!(
+            condition(&zone, "Ready").map(|c| c.0),
+            Some("True".to_string())
+        );
+        assert!(h.delivery.server().contains_key("www.example.org. A"));
+        assert!(h.delivery.server().contains_key("www.example.com. A"));
+        assert_eq!(zone["status"]["leftovers"][0]["zoneName"], "example.com");
+        assert_eq!(
+            zone["status"]["leftovers"][0]["managed"],
+            json!(["example.com. NS", "www.example.com. A"])
+        );
+
+        // The next round removes it.
+        h.delivery.fail_remove.store(false, Ordering::SeqCst);
+        h.touch_zone("example", "retry").await;
+        h.wait_until("the earlier delivery removed", |fake, d| {
+            no_leftovers(&zone_json(fake, "example"))
+                && !d.server().contains_key("www.example.com. A")
+                && condition(&zone_json(fake, "example"), "Degraded")
+                    .is_some_and(|c| c.0 == "False")
+        })
+        .await;
+        h.stop().await;
+    });
+}
+
+/// Two update-mode zones of one name on one server would each undo the
+/// other's apex NS set and removals, round after round: the older one
+/// updates, the other waits, says why, and takes over as soon as the
+/// older one is deleted.
+#[test]
+fn one_update_zone_per_zone_name_and_server() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        let mut second = zone("second", "example.com", "update");
+        // Newer than `example`, which the fake stamps with the time now.
+        second["metadata"]["creationTimestamp"] = json!("2099-01-01T00:00:00Z");
+        second["spec"]["nameServers"] = json!(["ns2.example.net"]);
+        fake.insert(&second).unwrap();
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "second",
+            &["192.0.2.9"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("example delivered, second waiting", |fake, _| {
+            is_ready(&zone_json(fake, "example"))
+                && condition(&zone_json(fake, "second"), "Ready")
+                    .is_some_and(|c| c.1 == "AlreadyClaimed")
+        })
+        .await;
+        let (_, _, message) = condition(&zone_json(&h.fake, "second"), "Ready").unwrap();
+        assert_eq!(
+            message,
+            "zone example.com on 127.0.0.1:5353 is already updated by DNSZone dns/example; this one waits until that one is deleted or points elsewhere"
+        );
+        assert_eq!(
+            h.delivery.server().get("example.com. NS"),
+            Some(&vec!["ns1.example.net.".to_string()])
+        );
+        assert!(!h.delivery.server().contains_key("www.example.com. A"));
+        assert_eq!(
+            condition(&record_json(&h.fake, "arecords", "www"), "Ready").map(|c| c.1),
+            Some("ZoneNotDelivered".to_string())
+        );
+
+        // The older zone goes: the other one delivers at once, not at its
+        // next requeue (five minutes away).
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .delete("example", &DeleteParams::default())
+            .await
+            .unwrap();
+        h.wait_until("second delivered", |fake, d| {
+            is_ready(&zone_json(fake, "second"))
+                && d.server().get("www.example.com. A") == Some(&vec!["192.0.2.9".to_string()])
+                && d.server().get("example.com. NS") == Some(&vec!["ns2.example.net.".to_string()])
+        })
+        .await;
         h.stop().await;
     });
 }

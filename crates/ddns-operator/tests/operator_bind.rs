@@ -683,9 +683,69 @@ fn zonefile_mode_creates_changes_leaves_alone_and_removes_the_file() {
         assert_eq!(h.status_writes(), writes, "no status write");
         assert_eq!(zone_serial(&h.fake), second);
 
+        // A new name: the zone is served under it from a new file, and the
+        // old file and stanza are gone.
+        let zones: Api<DNSZone> = h.api();
+        let before = today();
+        let rename = json!({"spec": {
+            "zoneName": "zf2.test",
+            "soa": {"primaryNs": "ns1.zf2.test", "adminEmail": "dns.admin@zf2.test"},
+            "nameServers": ["ns1.zf2.test"],
+        }});
+        zones
+            .patch("files", &PatchParams::default(), &Patch::Merge(&rename))
+            .await
+            .unwrap();
+        wait(&h, &bind, "the zone served under its new name", |fake| {
+            answer(&bind, "www.zf2.test", "A") == ["192.0.2.2"]
+                && zone_json(fake, "files")["status"]["delivered"]["zoneName"] == "zf2.test"
+        })
+        .await;
+        quiet(&h).await;
+        let renamed = dir.join("zf2.test.zone");
+        assert!(!file.exists(), "{} is still there", file.display());
+        let third = zone_serial(&h.fake);
+        assert!(
+            allowed_serials(None, [before, today()]).contains(&third),
+            "{third}: a new zone's serial starts from the date rule"
+        );
+        assert_eq!(
+            rendered_serial(&std::fs::read_to_string(&renamed).unwrap()),
+            Some(third)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&include)
+                .unwrap()
+                .lines()
+                .filter(|l| l.starts_with("zone "))
+                .collect::<Vec<_>>(),
+            [format!(
+                "zone \"zf2.test\" {{ type primary; file \"{}\"; }};",
+                renamed.display()
+            )]
+        );
+        // Two reconfigs: one loads the new zone (the old one still
+        // served), the next drops the old one.
+        assert_eq!(commands(), "reconfig\nreload zf.test\nreconfig\nreconfig\n");
+        assert!(answer(&bind, "www.zf.test", "A").is_empty());
+        assert!(answer(&bind, "zf.test", "SOA").is_empty());
+        assert!(
+            events(&h.fake)
+                .iter()
+                .any(|e| e["reason"] == "EarlierDeliveryRemoved"),
+            "{:#?}",
+            events(&h.fake)
+        );
+        let zone = zone_json(&h.fake, "files");
+        assert!(is_ready(&zone), "{zone:#}");
+        assert!(
+            zone["status"]["leftovers"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+        );
+
         // Deleting the zone: out of the include file, reconfigured, file
         // gone, no longer served.
-        let zones: Api<DNSZone> = h.api();
         zones
             .delete("files", &DeleteParams::default())
             .await
@@ -694,17 +754,20 @@ fn zonefile_mode_creates_changes_leaves_alone_and_removes_the_file() {
             zone_json(fake, "files").is_null()
         })
         .await;
-        assert!(!file.exists(), "{} is still there", file.display());
+        assert!(!renamed.exists(), "{} is still there", renamed.display());
         assert!(
             !std::fs::read_to_string(&include)
                 .unwrap()
-                .contains("zf.test"),
+                .contains("zf2.test"),
             "the include file no longer lists the zone"
         );
-        assert_eq!(commands(), "reconfig\nreload zf.test\nreconfig\n");
+        assert_eq!(
+            commands(),
+            "reconfig\nreload zf.test\nreconfig\nreconfig\nreconfig\n"
+        );
         wait(&h, &bind, "BIND to stop serving the zone", |_| {
-            answer(&bind, "www.zf.test", "A").is_empty()
-                && answer(&bind, "zf.test", "SOA").is_empty()
+            answer(&bind, "www.zf2.test", "A").is_empty()
+                && answer(&bind, "zf2.test", "SOA").is_empty()
         })
         .await;
         wait(&h, &bind, "records reported without a zone", |fake| {

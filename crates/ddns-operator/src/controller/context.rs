@@ -38,6 +38,9 @@ pub struct Context {
     pub failures: Mutex<HashMap<ObjectRef<DNSZone>, u32>>,
     /// Records whose zone may be gone, for the orphan worker.
     pub orphans: mpsc::UnboundedSender<RecordKey>,
+    /// Zones to reconcile now: those waiting for a zone name that another
+    /// `DNSZone` just gave up (deleted, or renamed).
+    pub handover: mpsc::UnboundedSender<ObjectRef<DNSZone>>,
     /// The clock (tests move it).
     pub now: fn() -> SystemTime,
     /// Delivery to servers and the zone directory.
@@ -45,6 +48,23 @@ pub struct Context {
 }
 
 impl Context {
+    /// Asks for a reconcile of every other zone named `zone_name`: one of
+    /// them may have been waiting for `zone` to let go of the name.
+    pub(crate) fn hand_over(&self, zone: &DNSZone, zone_name: &str) {
+        let Ok(name) = ddns_core::zone::ZoneName::parse(zone_name) else {
+            return;
+        };
+        let me = ObjectRef::from_obj(zone);
+        for other in self.zones.state() {
+            let reference = ObjectRef::from_obj(other.as_ref());
+            if reference != me
+                && ddns_core::zone::ZoneName::parse(&other.spec.zone_name).is_ok_and(|n| n == name)
+            {
+                let _ = self.handover.send(reference);
+            }
+        }
+    }
+
     /// Waits until the zone, instance and record caches are filled, so
     /// that no reconcile mistakes a cache still loading for a zone without
     /// records (which would delete them from DNS).

@@ -16,6 +16,7 @@ mod patch;
 mod record;
 pub mod selector;
 mod stores;
+mod triggers;
 mod zone;
 
 pub use context::Context;

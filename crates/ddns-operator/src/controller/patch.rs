@@ -2,12 +2,37 @@
 //! `test` of the current list (so a concurrent change fails instead of
 //! being overwritten), statuses by merge patch of the status subresource.
 
+use futures_util::StreamExt;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::FINALIZER;
 use super::error::Error;
+
+/// How many writes of one reconcile are in flight at once: enough to hide
+/// the API server's round trip with 1,000 records, few enough not to
+/// flood it.
+pub(crate) const WRITE_CONCURRENCY: usize = 16;
+
+/// Runs `writes` with at most [`WRITE_CONCURRENCY`] in flight, each to its
+/// end, and returns the first error.
+///
+/// A `Vec`, not an iterator: an iterator's closures held across the await
+/// would make the reconcile's future fail to be `Send`.
+pub(crate) async fn all<F>(writes: Vec<F>) -> Result<(), Error>
+where
+    F: Future<Output = Result<(), Error>>,
+{
+    let mut results = futures_util::stream::iter(writes).buffer_unordered(WRITE_CONCURRENCY);
+    let mut first = None;
+    while let Some(result) = results.next().await {
+        if let Err(error) = result {
+            first.get_or_insert(error);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
 
 fn json_patch(operations: Value) -> Result<Patch<Value>, Error> {
     serde_json::from_value::<json_patch::Patch>(operations)

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use kube::api::Api;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
-use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, watcher};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
@@ -22,6 +21,7 @@ use super::context::{Context, RecordKey};
 use super::deliver::Deliverer;
 use super::record::orphan_worker;
 use super::stores::{HasRecordStatus, RecordStores};
+use super::triggers::{self, RecordTrigger, ZoneTrigger};
 use super::zone;
 use crate::config::OperatorConfig;
 use crate::crd::{
@@ -124,9 +124,8 @@ async fn run_term(
         zone_writer,
         watcher(api::<DNSZone>(&client, ns), watcher::Config::default()),
     )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(worth_a_reconcile::<DNSZone>, PredicateConfig::default());
+    .default_backoff();
+    let zone_stream = triggers::filter::<DNSZone, ZoneTrigger, _>(zone_stream);
     let mut controller = Controller::for_stream(zone_stream, zones.clone()).with_config(
         ControllerConfig::default()
             .debounce(Duration::from_millis(300))
@@ -155,6 +154,11 @@ async fn run_term(
     });
 
     let (orphans_tx, orphans_rx) = mpsc::unbounded_channel::<RecordKey>();
+    let (handover_tx, handover_rx) = mpsc::unbounded_channel::<ObjectRef<DNSZone>>();
+    controller = controller.reconcile_on(futures_util::stream::unfold(
+        handover_rx,
+        |mut rx| async move { rx.recv().await.map(|zone| (zone, rx)) },
+    ));
     let mut records = RecordStores::default();
     let watch = WatchRecords {
         client: &client,
@@ -188,6 +192,7 @@ async fn run_term(
         metrics: Arc::clone(&metrics),
         failures: Mutex::new(HashMap::new()),
         orphans: orphans_tx,
+        handover: handover_tx,
         now: std::time::SystemTime::now,
         deliverer,
     });
@@ -219,25 +224,6 @@ async fn run_term(
         });
     tokio::join!(controller, worker, readiness);
     info!("controllers stopped");
-}
-
-/// What about a zone or record is worth a reconcile: its spec (the
-/// generation), labels, annotations, finalizers and deletion, but not its
-/// status. The caches still see every change; this only filters triggers.
-///
-/// Without it every status the controller writes came back as a change
-/// and reconciled the zone again at once: one more read of every RRset
-/// from every server after each delivery, and after a failure an
-/// immediate second attempt (with a second Event) instead of the backoff.
-fn worth_a_reconcile<K: Resource>(object: &K) -> Option<u64> {
-    let meta = object.meta();
-    let mut hasher = DefaultHasher::new();
-    meta.generation.hash(&mut hasher);
-    meta.labels.hash(&mut hasher);
-    meta.annotations.hash(&mut hasher);
-    meta.finalizers.hash(&mut hasher);
-    meta.deletion_timestamp.is_some().hash(&mut hasher);
-    Some(hasher.finish())
 }
 
 struct WatchRecords<'a> {
@@ -276,9 +262,8 @@ impl WatchRecords<'_> {
                 watcher::Config::default(),
             ),
         )
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(worth_a_reconcile::<K>, PredicateConfig::default());
+        .default_backoff();
+        let stream = triggers::filter::<K, RecordTrigger, _>(stream);
         let zones = self.zones.clone();
         let orphans = self.orphans.clone();
         controller.watches_stream(stream, move |record: K| {

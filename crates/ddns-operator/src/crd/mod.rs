@@ -21,8 +21,8 @@ pub use records::{
     RecordStatus, SRVRecord, SRVRecordSpec, TXTRecord, TXTRecordSpec,
 };
 pub use zone::{
-    DNSZone, DNSZoneSpec, DNSZoneStatus, Delivery, HOST_PATTERN, InstanceResult, InstanceSelector,
-    SelectorOperator, SelectorRequirement, SoaSpec,
+    DNSZone, DNSZoneSpec, DNSZoneStatus, DeliveredTo, Delivery, HOST_PATTERN, InstanceResult,
+    InstanceSelector, Leftover, SelectorOperator, SelectorRequirement, SoaSpec,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

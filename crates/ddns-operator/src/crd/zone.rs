@@ -197,6 +197,41 @@ pub struct DNSZoneStatus {
     /// Records set aside, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
+    /// The zone name and delivery that `managed` and `serial` belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<DeliveredTo>,
+    /// What deliveries under an earlier `zoneName` or `delivery` left on
+    /// the servers, still to be removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<Leftover>,
+}
+
+/// Where a zone was delivered: its name and how.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredTo {
+    /// The zone's name then (`spec.zoneName`).
+    pub zone_name: String,
+    /// The delivery then (`spec.delivery`).
+    pub delivery: Delivery,
+}
+
+/// An earlier delivery of the zone to remove: the operator retries until
+/// it is gone, and gives up with a `CleanupAbandoned` Event after the
+/// cleanup timeout.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Leftover {
+    /// The zone's name then.
+    pub zone_name: String,
+    /// The delivery then: `update` removes `managed` from the selected
+    /// primaries, `zonefile` the zone's file and its include stanza.
+    pub delivery: Delivery,
+    /// The RRsets managed then, as `name TYPE` (update delivery).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed: Vec<String>,
+    /// When the change was seen (RFC 3339).
+    pub since: String,
 }
 
 /// The outcome of delivering a zone to one instance.

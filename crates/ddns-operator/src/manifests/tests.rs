@@ -71,7 +71,7 @@ fn unknown_fields_are_errors_as_with_strict_field_validation() {
         vec![
             "test.yaml:1: document 1: DNSZone/example: metadata.nmespace: unknown field",
             "test.yaml:1: document 1: DNSZone/example: spec.zonename: unknown field; did you mean zoneName?",
-            "test.yaml:1: document 1: DNSZone/example: status.surprise: unknown field; known fields here: conditions, conflicts, instances, managed, observedGeneration, recordCount, serial",
+            "test.yaml:1: document 1: DNSZone/example: status.surprise: unknown field; known fields here: conditions, conflicts, delivered, instances, leftovers, managed, observedGeneration, recordCount, serial",
         ]
     );
     let text = format!("{ZONE}extra: 1\n");
