@@ -1326,3 +1326,81 @@ fn one_update_zone_per_zone_name_and_server() {
         h.stop().await;
     });
 }
+
+/// A primary the zone no longer selects keeps nothing of it: its RRsets
+/// are removed from that server alone.
+#[test]
+fn a_primary_left_by_the_selector_is_emptied_of_the_zone() {
+    tokio_test(async {
+        let fake = fake_api();
+        seed(&fake);
+        fake.insert(&json!({
+            "apiVersion": "ddns.dev/v1alpha1", "kind": "Bind9Instance",
+            "metadata": {"name": "primary2", "namespace": NS, "labels": {"role": "primary"}},
+            "spec": {"address": "127.0.0.3", "port": 5353, "role": "primary",
+                     "tsigKeySecretRef": {"name": "tsig", "key": "secret"},
+                     "tsigKeyName": "ddns-key"}
+        }))
+        .unwrap();
+        fake.insert(&a_record(
+            "www",
+            "www",
+            "example",
+            &["192.0.2.1"],
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        let h = start(fake, &[]);
+        h.wait_until("delivered to both primaries", |fake, _| {
+            let zone = zone_json(fake, "example");
+            is_ready(&zone)
+                && zone["status"]["instances"]
+                    .as_array()
+                    .is_some_and(|i| i.len() == 3)
+        })
+        .await;
+        let instances: Api<Bind9Instance> = h.api();
+        instances
+            .patch(
+                "primary2",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"metadata": {"labels": {"role": null, "retired": "yes"}}})),
+            )
+            .await
+            .unwrap();
+        h.wait_until("primary2 emptied and forgotten", |fake, d| {
+            let zone = zone_json(fake, "example");
+            d.calls().contains(&"remove primary2".to_string())
+                && no_leftovers(&zone)
+                && zone["status"]["instances"]
+                    .as_array()
+                    .is_some_and(|i| i.len() == 2)
+        })
+        .await;
+        let calls = h.delivery.calls();
+        assert!(!calls.contains(&"remove primary".to_string()), "{calls:#?}");
+        assert_eq!(
+            h.delivery.removals.lock().unwrap().clone(),
+            [(
+                "example.com".to_string(),
+                vec![
+                    "example.com. NS".to_string(),
+                    "www.example.com. A".to_string()
+                ]
+            )]
+        );
+        let notes: Vec<Value> = events(&h.fake)
+            .into_iter()
+            .filter(|e| e["reason"] == "EarlierDeliveryRemoved")
+            .map(|e| e["note"].clone())
+            .collect();
+        assert_eq!(
+            notes,
+            [json!(
+                "removed what the zone's earlier delivery to Bind9Instance(s) primary2 of example.com left on the servers"
+            )]
+        );
+        assert!(is_ready(&zone_json(&h.fake, "example")));
+        h.stop().await;
+    });
+}

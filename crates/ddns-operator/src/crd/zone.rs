@@ -230,6 +230,11 @@ pub struct Leftover {
     /// The RRsets managed then, as `name TYPE` (update delivery).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed: Vec<String>,
+    /// The `Bind9Instance`s to remove them from, when the zone left them
+    /// (`spec.instanceSelector` no longer selects them); empty: the
+    /// primaries the zone selects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
     /// When the change was seen (RFC 3339).
     pub since: String,
 }

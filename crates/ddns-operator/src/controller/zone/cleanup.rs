@@ -34,13 +34,20 @@ pub(super) async fn cleanup(zone: &DNSZone, ctx: &Context) -> Result<Action, Err
     );
     let managed: BTreeSet<String> = status.managed.iter().cloned().collect();
     let mut failures = Vec::new();
-    if let Err(message) = remove_delivered(ctx, zone, &zone_name, delivery, &managed).await {
+    if let Err(message) = remove_delivered(ctx, zone, &zone_name, delivery, &managed, &[]).await {
         failures.push(message);
     }
     for leftover in &status.leftovers {
         let managed = leftover.managed.iter().cloned().collect();
-        if let Err(message) =
-            remove_delivered(ctx, zone, &leftover.zone_name, leftover.delivery, &managed).await
+        if let Err(message) = remove_delivered(
+            ctx,
+            zone,
+            &leftover.zone_name,
+            leftover.delivery,
+            &managed,
+            &leftover.instances,
+        )
+        .await
         {
             failures.push(format!("{} (earlier name): {message}", leftover.zone_name));
         }
@@ -101,14 +108,27 @@ pub(super) async fn remove_delivered(
     zone_name: &str,
     delivery: Delivery,
     managed: &BTreeSet<String>,
+    only: &[String],
 ) -> Result<(), String> {
     match delivery {
         Delivery::Update => {
             let mut failures = Vec::new();
-            let primaries: Vec<_> = selected_instances(ctx, zone)
-                .into_iter()
-                .filter(|i| i.spec.role == Role::Primary)
-                .collect();
+            let primaries: Vec<_> = if only.is_empty() {
+                selected_instances(ctx, zone)
+                    .into_iter()
+                    .filter(|i| i.spec.role == Role::Primary)
+                    .collect()
+            } else {
+                let found = named_instances(ctx, zone, only);
+                for name in only {
+                    if !found.iter().any(|i| i.name_any() == *name) {
+                        failures.push(format!(
+                            "Bind9Instance {name} no longer exists, so the RRsets the zone left on it cannot be removed"
+                        ));
+                    }
+                }
+                found
+            };
             // Nowhere to remove them from (the Bind9Instance went first):
             // say so, and give up at the cleanup timeout like any failure.
             let removable = ZoneName::parse(zone_name).map_or(0, |zone_name| {
@@ -118,7 +138,7 @@ pub(super) async fn remove_delivered(
                     .filter(|rrset| !rrset.is_apex_ns(&zone_name))
                     .count()
             });
-            if primaries.is_empty() && removable > 0 {
+            if only.is_empty() && primaries.is_empty() && removable > 0 {
                 failures.push(format!(
                     "no primary Bind9Instance matches spec.instanceSelector any more, so the {removable} RRset(s) in status.managed cannot be removed from a server"
                 ));
@@ -166,6 +186,20 @@ pub(super) async fn remove_delivered(
             Err(_) => Ok(()),
         },
     }
+}
+
+/// The `Bind9Instance`s of the zone's namespace named in `names`.
+fn named_instances(
+    ctx: &Context,
+    zone: &DNSZone,
+    names: &[String],
+) -> Vec<std::sync::Arc<crate::crd::Bind9Instance>> {
+    let namespace = zone.namespace();
+    ctx.instances
+        .state()
+        .into_iter()
+        .filter(|i| i.namespace() == namespace && names.contains(&i.name_any()))
+        .collect()
 }
 
 /// How long the zone has been marked for deletion.

@@ -33,7 +33,7 @@ use super::patch;
 use super::selector;
 use super::{FINALIZER, backoff};
 use crate::crd::status::{Condition, DEGRADED, READY, set_condition};
-use crate::crd::{DNSZone, DNSZoneStatus, Delivery, InstanceResult};
+use crate::crd::{DNSZone, DNSZoneStatus, Delivery, InstanceResult, Role};
 use crate::model::{assemble_zone, zone_spec};
 
 /// The zone controller's reconcile.
@@ -146,7 +146,12 @@ async fn apply(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
         .collect();
     let assembly = assemble_zone(&spec, &members);
     // What an earlier zone name or delivery manages is not this delivery's.
-    let base = moved::rebase(&previous, &spec.name, zone.spec.delivery, &now);
+    let selected: BTreeSet<String> = update::selected_instances(ctx, zone)
+        .iter()
+        .filter(|i| i.spec.role == Role::Primary)
+        .map(|i| i.name_any())
+        .collect();
+    let base = moved::rebase(&previous, &spec.name, zone.spec.delivery, &selected, &now);
     let outcome = if assembly.problems.is_empty() {
         deliver(zone, ctx, &assembly, &base).await?
     } else {

@@ -22,48 +22,87 @@ fn is(delivered: &DeliveredTo, name: &ZoneName, delivery: Delivery) -> bool {
 }
 
 /// The status to deliver from: `previous`, with what an earlier zone name
-/// or delivery manages moved to `leftovers`. A leftover of the current
-/// name and delivery (changed back before it was removed) is the zone's
-/// own again: its RRsets rejoin `managed`, so the next delivery removes
-/// those no longer wanted, and its file is simply written anew.
+/// or delivery manages moved to `leftovers`, and in update delivery what
+/// primaries no longer selected hold (`selected`: the names of the
+/// primaries selected now; none selected moves nothing, so that a
+/// selector matching nothing by mistake does not empty the servers).
+///
+/// A leftover of the current name and delivery (changed back before it
+/// was removed, or a primary selected again) is the zone's own again: its
+/// RRsets rejoin `managed`, so the next delivery removes those no longer
+/// wanted, and its file is simply written anew.
 pub(super) fn rebase(
     previous: &DNSZoneStatus,
     name: &ZoneName,
     delivery: Delivery,
+    selected: &BTreeSet<String>,
     now: &str,
 ) -> DNSZoneStatus {
     let mut base = previous.clone();
-    if let Some(before) = &previous.delivered
-        && !is(before, name, delivery)
-    {
-        base.leftovers.push(Leftover {
-            zone_name: before.zone_name.clone(),
-            delivery: before.delivery,
-            managed: std::mem::take(&mut base.managed),
-            since: now.to_string(),
-        });
-        base.serial = None;
-        base.instances.clear();
+    match &previous.delivered {
+        Some(before) if !is(before, name, delivery) => {
+            base.leftovers.push(Leftover {
+                zone_name: before.zone_name.clone(),
+                delivery: before.delivery,
+                managed: std::mem::take(&mut base.managed),
+                instances: Vec::new(),
+                since: now.to_string(),
+            });
+            base.serial = None;
+            base.instances.clear();
+        }
+        _ if delivery == Delivery::Update && !selected.is_empty() => {
+            let covered: BTreeSet<&String> = base
+                .leftovers
+                .iter()
+                .filter(|l| l.delivery == delivery && l.zone_name == name.to_string())
+                .flat_map(|l| &l.instances)
+                .collect();
+            let left: Vec<String> = base
+                .instances
+                .iter()
+                .filter(|r| r.result == "Delivered" && !selected.contains(&r.name))
+                .map(|r| r.name.clone())
+                .filter(|n| !covered.contains(n))
+                .collect();
+            base.instances.retain(|r| selected.contains(&r.name));
+            if !left.is_empty() && !base.managed.is_empty() {
+                base.leftovers.push(Leftover {
+                    zone_name: name.to_string(),
+                    delivery,
+                    managed: base.managed.clone(),
+                    instances: left,
+                    since: now.to_string(),
+                });
+            }
+        }
+        _ => {}
     }
-    let current = DeliveredTo {
+    let mut own_again = Vec::new();
+    base.leftovers.retain_mut(|l| {
+        let current =
+            l.delivery == delivery && ZoneName::parse(&l.zone_name).is_ok_and(|n| n == *name);
+        if !current {
+            return true;
+        }
+        if l.instances.is_empty() {
+            own_again.push(std::mem::take(&mut l.managed));
+            return false;
+        }
+        l.instances.retain(|i| !selected.contains(i));
+        if l.instances.is_empty() {
+            own_again.push(std::mem::take(&mut l.managed));
+            return false;
+        }
+        true
+    });
+    let mut managed: BTreeSet<String> = base.managed.into_iter().collect();
+    managed.extend(own_again.into_iter().flatten());
+    base.managed = managed.into_iter().collect();
+    base.delivered = Some(DeliveredTo {
         zone_name: name.to_string(),
         delivery,
-    };
-    let (own, others): (Vec<Leftover>, Vec<Leftover>) = base.leftovers.into_iter().partition(|l| {
-        is(
-            &DeliveredTo {
-                zone_name: l.zone_name.clone(),
-                delivery: l.delivery,
-            },
-            name,
-            delivery,
-        )
     });
-    base.leftovers = others;
-    let mut managed: BTreeSet<String> = base.managed.into_iter().collect();
-    managed.extend(own.into_iter().flat_map(|l| l.managed));
-    base.managed = managed.into_iter().collect();
-    base.delivered = Some(current);
     base
 }
 
@@ -79,14 +118,22 @@ pub(super) async fn remove_leftovers(
     let mut messages = Vec::new();
     for leftover in leftovers {
         let managed: BTreeSet<String> = leftover.managed.iter().cloned().collect();
-        match remove_delivered(ctx, zone, &leftover.zone_name, leftover.delivery, &managed).await {
+        let removed = remove_delivered(
+            ctx,
+            zone,
+            &leftover.zone_name,
+            leftover.delivery,
+            &managed,
+            &leftover.instances,
+        )
+        .await;
+        match removed {
             Ok(()) => {
                 ctx.hand_over(zone, &leftover.zone_name);
                 info!(zone = %zone.name_any(), namespace = zone.namespace().unwrap_or_default(), earlier = %leftover.zone_name, "earlier delivery removed");
                 let note = format!(
-                    "removed what the zone's earlier delivery as {} ({}) left on the servers",
-                    leftover.zone_name,
-                    delivery_name(leftover.delivery)
+                    "removed what the zone's earlier delivery {} left on the servers",
+                    describe(&leftover)
                 );
                 publish(
                     ctx,
@@ -101,9 +148,8 @@ pub(super) async fn remove_leftovers(
                 let waited = age(ctx, &leftover.since);
                 if waited >= ctx.config.cleanup_timeout {
                     let note = format!(
-                        "gave up removing what the zone's earlier delivery as {} ({}) left after {}s: {message}; remove it by hand if the server still has it",
-                        leftover.zone_name,
-                        delivery_name(leftover.delivery),
+                        "gave up removing what the zone's earlier delivery {} left after {}s: {message}; remove it by hand if the server still has it",
+                        describe(&leftover),
                         waited.as_secs()
                     );
                     warn!(zone = %zone.name_any(), namespace = zone.namespace().unwrap_or_default(), earlier = %leftover.zone_name, error = %message, "cleanup abandoned");
@@ -111,9 +157,8 @@ pub(super) async fn remove_leftovers(
                     ctx.hand_over(zone, &leftover.zone_name);
                 } else {
                     messages.push(format!(
-                        "what the earlier delivery as {} ({}) left is not removed yet: {message}",
-                        leftover.zone_name,
-                        delivery_name(leftover.delivery)
+                        "what the earlier delivery {} left is not removed yet: {message}",
+                        describe(&leftover)
                     ));
                     remaining.push(leftover);
                 }
@@ -121,6 +166,24 @@ pub(super) async fn remove_leftovers(
         }
     }
     (remaining, messages)
+}
+
+/// The earlier delivery, as the messages name it: `as example.com
+/// (update)`, or `to Bind9Instance(s) b of example.com`.
+fn describe(leftover: &Leftover) -> String {
+    if leftover.instances.is_empty() {
+        format!(
+            "as {} ({})",
+            leftover.zone_name,
+            delivery_name(leftover.delivery)
+        )
+    } else {
+        format!(
+            "to Bind9Instance(s) {} of {}",
+            leftover.instances.join(", "),
+            leftover.zone_name
+        )
+    }
 }
 
 fn delivery_name(delivery: Delivery) -> &'static str {
@@ -159,6 +222,21 @@ mod tests {
         }
     }
 
+    fn selected(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(ToString::to_string).collect()
+    }
+
+    fn delivered_to(names: &[&str]) -> Vec<crate::crd::InstanceResult> {
+        names
+            .iter()
+            .map(|n| crate::crd::InstanceResult {
+                name: n.to_string(),
+                result: "Delivered".into(),
+                message: String::new(),
+            })
+            .collect()
+    }
+
     fn name(text: &str) -> ZoneName {
         ZoneName::parse(text).unwrap()
     }
@@ -167,7 +245,13 @@ mod tests {
     fn nothing_moves_while_name_and_delivery_stay() {
         let before = status("example.com", Delivery::Update, &["www.example.com. A"]);
         // The case of the name does not matter.
-        let base = rebase(&before, &name("Example.COM"), Delivery::Update, "t");
+        let base = rebase(
+            &before,
+            &name("Example.COM"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t",
+        );
         assert_eq!(base.managed, before.managed);
         assert_eq!(base.serial, Some(7));
         assert!(base.leftovers.is_empty());
@@ -176,7 +260,13 @@ mod tests {
     #[test]
     fn a_new_name_leaves_the_managed_rrsets_to_remove() {
         let before = status("example.com", Delivery::Update, &["www.example.com. A"]);
-        let base = rebase(&before, &name("example.org"), Delivery::Update, "t0");
+        let base = rebase(
+            &before,
+            &name("example.org"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t0",
+        );
         assert!(base.managed.is_empty());
         assert_eq!(base.serial, None);
         assert_eq!(
@@ -185,6 +275,7 @@ mod tests {
                 zone_name: "example.com".into(),
                 delivery: Delivery::Update,
                 managed: vec!["www.example.com. A".into()],
+                instances: Vec::new(),
                 since: "t0".into(),
             }]
         );
@@ -199,7 +290,13 @@ mod tests {
         // zone's own again, nothing is left to remove.
         let mut now = base.clone();
         now.managed = vec!["www.example.org. A".into()];
-        let back = rebase(&now, &name("example.com"), Delivery::Update, "t1");
+        let back = rebase(
+            &now,
+            &name("example.com"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t1",
+        );
         assert_eq!(back.managed, ["www.example.com. A"]);
         assert_eq!(back.leftovers.len(), 1);
         assert_eq!(back.leftovers[0].zone_name, "example.org");
@@ -208,7 +305,13 @@ mod tests {
     #[test]
     fn a_new_delivery_leaves_the_file_to_remove() {
         let before = status("example.com", Delivery::Zonefile, &[]);
-        let base = rebase(&before, &name("example.com"), Delivery::Update, "t0");
+        let base = rebase(
+            &before,
+            &name("example.com"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t0",
+        );
         assert_eq!(base.leftovers.len(), 1);
         assert_eq!(base.leftovers[0].delivery, Delivery::Zonefile);
         assert_eq!(base.serial, None);
@@ -218,8 +321,74 @@ mod tests {
     fn a_status_from_before_this_field_is_taken_as_the_current_delivery() {
         let mut before = status("example.com", Delivery::Update, &["www.example.com. A"]);
         before.delivered = None;
-        let base = rebase(&before, &name("example.org"), Delivery::Update, "t0");
+        let base = rebase(
+            &before,
+            &name("example.org"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t0",
+        );
         assert!(base.leftovers.is_empty());
         assert_eq!(base.managed, before.managed);
+    }
+
+    #[test]
+    fn a_primary_no_longer_selected_keeps_nothing_of_the_zone() {
+        let mut before = status("example.com", Delivery::Update, &["www.example.com. A"]);
+        before.instances = delivered_to(&["a", "b"]);
+        let base = rebase(
+            &before,
+            &name("example.com"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t0",
+        );
+        assert_eq!(base.managed, before.managed, "still the zone's on a");
+        assert_eq!(
+            base.leftovers,
+            [Leftover {
+                zone_name: "example.com".into(),
+                delivery: Delivery::Update,
+                managed: vec!["www.example.com. A".into()],
+                instances: vec!["b".into()],
+                since: "t0".into(),
+            }]
+        );
+        // Seen again (a reconcile that failed before its status was
+        // written): not listed twice.
+        let again = rebase(
+            &base,
+            &name("example.com"),
+            Delivery::Update,
+            &selected(&["a"]),
+            "t1",
+        );
+        assert_eq!(again.leftovers, base.leftovers);
+        // b selected again before the removal: it is the zone's again.
+        let back = rebase(
+            &base,
+            &name("example.com"),
+            Delivery::Update,
+            &selected(&["a", "b"]),
+            "t2",
+        );
+        assert!(back.leftovers.is_empty());
+        assert_eq!(back.managed, before.managed);
+    }
+
+    #[test]
+    fn no_primary_selected_moves_nothing() {
+        let mut before = status("example.com", Delivery::Update, &["www.example.com. A"]);
+        before.instances = delivered_to(&["a"]);
+        let base = rebase(
+            &before,
+            &name("example.com"),
+            Delivery::Update,
+            &selected(&[]),
+            "t0",
+        );
+        assert!(base.leftovers.is_empty());
+        assert_eq!(base.managed, before.managed);
+        assert_eq!(base.instances, before.instances);
     }
 }
