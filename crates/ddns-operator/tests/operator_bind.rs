@@ -504,6 +504,126 @@ fn update_mode_creates_changes_deletes_survives_an_outage_and_cleans_up() {
     });
 }
 
+/// Renaming an update-mode zone on a real BIND: the records are updated
+/// into the new zone and removed from the old one, where foreign data and
+/// the apex NS set stay.
+#[test]
+fn update_mode_rename_moves_the_records_to_the_new_zone() {
+    let Some(bind) = Bind::start(
+        "operator_bind_rename",
+        BindOptions::new().extra_zone("renamed.test"),
+    ) else {
+        return;
+    };
+    bind.nsupdate(
+        Some("ddns-key"),
+        bind.zone(),
+        &["update add foreign.example.test 60 A 192.0.2.200"],
+    )
+    .unwrap();
+    let fake = fake_api();
+    seed_update_zone(&fake, &bind, "short");
+    let config = harness::config(&[("DDNS_OPERATOR_DNS_TIMEOUT_SECS", "1")]);
+    let delivery = Arc::new(BindDeliverer::new(&config));
+
+    tokio_test_within(LIMIT, async {
+        let h = harness::start(fake, config, delivery);
+        wait(&h, &bind, "the zone and its records to be Ready", |fake| {
+            all_ready(fake, "example", &UPDATE_RECORDS)
+        })
+        .await;
+        assert_eq!(
+            answer(&bind, "www.example.test", "A"),
+            ["192.0.2.1", "192.0.2.2"]
+        );
+
+        // The CNAME's target and the delegation's name server are absolute
+        // names in the old zone: point them at the new one.
+        let aliases: Api<ddns_operator::crd::CNAMERecord> = h.api();
+        aliases
+            .patch(
+                "alias",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"target": "www.renamed.test."}})),
+            )
+            .await
+            .unwrap();
+        let delegations: Api<ddns_operator::crd::NSRecord> = h.api();
+        delegations
+            .patch(
+                "sub",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"nameserver": "ns.sub.renamed.test."}})),
+            )
+            .await
+            .unwrap();
+        let zones: Api<DNSZone> = h.api();
+        zones
+            .patch(
+                "example",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"zoneName": "renamed.test"}})),
+            )
+            .await
+            .unwrap();
+        wait(&h, &bind, "the records in the new zone only", |fake| {
+            let zone = zone_json(fake, "example");
+            zone["status"]["delivered"]["zoneName"] == "renamed.test"
+                && zone["status"]["leftovers"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty)
+                && all_ready(fake, "example", &UPDATE_RECORDS)
+        })
+        .await;
+        quiet(&h).await;
+        assert_eq!(
+            answer(&bind, "www.renamed.test", "A"),
+            ["192.0.2.1", "192.0.2.2"]
+        );
+        assert_eq!(
+            answer(&bind, "alias.renamed.test", "CNAME"),
+            ["www.renamed.test."]
+        );
+        assert_eq!(
+            answer(&bind, "renamed.test", "NS"),
+            ["ns1.example.net.", "ns2.example.net."]
+        );
+        for (name, rtype) in [
+            ("www.example.test", "A"),
+            ("www.example.test", "AAAA"),
+            ("txt.example.test", "TXT"),
+            ("example.test", "MX"),
+            ("example.test", "CAA"),
+            ("alias.example.test", "CNAME"),
+            ("_sip._tcp.example.test", "SRV"),
+        ] {
+            assert!(
+                answer(&bind, name, rtype).is_empty(),
+                "{name} {rtype} is still in the old zone"
+            );
+        }
+        // The old zone keeps its apex NS set (a zone must have one) and
+        // what ddns never managed.
+        assert_eq!(
+            answer(&bind, "example.test", "NS"),
+            ["ns1.example.net.", "ns2.example.net."]
+        );
+        assert_eq!(answer(&bind, "foreign.example.test", "A"), ["192.0.2.200"]);
+        assert_eq!(
+            referral(&bind, "sub.renamed.test"),
+            [
+                "ns.sub.renamed.test. A 192.0.2.53",
+                "sub.renamed.test. NS ns.sub.renamed.test.",
+            ]
+        );
+        assert_eq!(
+            record_json(&h.fake, "arecords", "www")["status"]["fqdn"],
+            "www.renamed.test."
+        );
+        h.stop().await;
+    });
+}
+
 /// A file's inode and modification time.
 fn identity(path: &Path) -> (u64, i64, i64) {
     let meta = std::fs::metadata(path).unwrap();

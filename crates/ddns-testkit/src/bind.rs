@@ -54,6 +54,7 @@ pub struct BindOptions {
     keys: Vec<(String, String)>,
     records: Vec<String>,
     other_zone: bool,
+    extra_zones: Vec<String>,
     max_udp_size: Option<u16>,
     doh: bool,
     allow_unsigned_updates: bool,
@@ -92,6 +93,13 @@ impl BindOptions {
     /// REFUSED), for tests of the wrong-zone paths.
     pub fn other_zone(mut self, yes: bool) -> Self {
         self.other_zone = yes;
+        self
+    }
+
+    /// Also serves zone `name`, empty but for its SOA and NS, and open to
+    /// updates with the same keys as `example.test`.
+    pub fn extra_zone(mut self, name: &str) -> Self {
+        self.extra_zones.push(name.to_owned());
         self
     }
 
@@ -361,6 +369,12 @@ impl Bind {
                 &config::zone_file(OTHER_ZONE, dns.ip(), None, &[]),
             );
         }
+        for zone in &options.extra_zones {
+            write_file(
+                &config::zone_path(dir.path(), zone),
+                &config::zone_file(zone, dns.ip(), None, &[]),
+            );
+        }
         let chaos_zones = options.chaos_zones();
         for (zone, texts) in &chaos_zones {
             write_file(
@@ -379,6 +393,7 @@ impl Bind {
                 keys: keys.iter().map(|k| (k.name(), k.file())).collect(),
                 zone: ZONE,
                 other_zone: options.other_zone.then_some(OTHER_ZONE),
+                extra_zones: options.extra_zones.iter().map(String::as_str).collect(),
                 max_udp_size: options.max_udp_size,
                 allow_unsigned_updates: options.allow_unsigned_updates,
                 chaos_zones: chaos_zones.iter().map(|(zone, _)| *zone).collect(),
@@ -398,6 +413,14 @@ impl Bind {
                 name: OTHER_ZONE,
                 file: config::zone_path(dir.path(), OTHER_ZONE),
                 made_by: "generated other.test zone",
+            });
+        }
+        for zone in &options.extra_zones {
+            zones.push(ZoneCheck {
+                class: "IN",
+                name: zone,
+                file: config::zone_path(dir.path(), zone),
+                made_by: "BindOptions::extra_zone",
             });
         }
         for (zone, _) in &chaos_zones {

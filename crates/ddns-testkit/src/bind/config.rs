@@ -41,6 +41,8 @@ pub(super) struct NamedConf<'a> {
     pub(super) keys: Vec<(&'a str, &'a Path)>,
     pub(super) zone: &'a str,
     pub(super) other_zone: Option<&'a str>,
+    /// More zones open to updates like `zone`.
+    pub(super) extra_zones: Vec<&'a str>,
     pub(super) max_udp_size: Option<u16>,
     pub(super) allow_unsigned_updates: bool,
     /// Zones of class CH; when there are any, every zone goes into a view.
@@ -155,6 +157,13 @@ impl NamedConf<'_> {
             zone = self.zone,
             file = zone_path(self.dir, self.zone).display(),
         );
+        for extra in &self.extra_zones {
+            let _ = writeln!(
+                zones,
+                "zone \"{extra}\" {{ type primary; file \"{}\"; {policy} }};",
+                zone_path(self.dir, extra).display()
+            );
+        }
         if let Some(other) = self.other_zone {
             // No update-policy and no allow-update: every UPDATE is refused.
             let _ = writeln!(
@@ -257,6 +266,7 @@ mod tests {
             ],
             zone: "example.test",
             other_zone: Some("other.test"),
+            extra_zones: Vec::new(),
             max_udp_size: None,
             allow_unsigned_updates: false,
             chaos_zones: Vec::new(),
