@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
@@ -45,6 +46,7 @@ pub(crate) struct Intake {
     capacity: usize,
     inner: Mutex<Inner>,
     notify: Notify,
+    reconfirm: AtomicBool,
 }
 
 impl Intake {
@@ -53,6 +55,7 @@ impl Intake {
             capacity: capacity.max(1),
             inner: Mutex::new(Inner::default()),
             notify: Notify::new(),
+            reconfirm: AtomicBool::new(false),
         }
     }
 
@@ -89,6 +92,18 @@ impl Intake {
         events.sort_by_key(|(seq, _)| *seq);
         let coalesced = std::mem::take(&mut inner.coalesced_unreported);
         Drained { events, coalesced }
+    }
+
+    /// Asks the engine to confirm every record again (a failure it did
+    /// not see is over), and wakes it.
+    pub(crate) fn request_reconfirm(&self) {
+        self.reconfirm.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Whether a confirmation was asked for since the last call.
+    pub(crate) fn take_reconfirm(&self) -> bool {
+        self.reconfirm.swap(false, Ordering::SeqCst)
     }
 
     /// Waits until something was pushed since the last wait.

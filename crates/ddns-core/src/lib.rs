@@ -51,7 +51,9 @@ mod verify;
 pub mod zone;
 
 pub use address::{AddressCandidate, AddressClass, AddressSelector, SelectionPolicy, classify};
-pub use engine::{DdnsEngine, EngineSettings, OnceReport, RecordOutcome, SourceBinding};
+pub use engine::{
+    DdnsEngine, EngineSettings, OnceReport, ReconfirmHandle, RecordOutcome, SourceBinding,
+};
 pub use error::{Error, Result};
 pub use intake::IntakeStats;
 pub use observer::{EngineEvent, EngineObserver};

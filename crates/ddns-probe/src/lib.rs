@@ -32,7 +32,7 @@
 //!         println!("{}={}", setting.name, setting.value);
 //!     }
 //!     // Runs until dropped; select it against the daemon's shutdown.
-//!     ddns_probe::run(config, monitor).await;
+//!     ddns_probe::run(config, monitor, None).await;
 //! }
 //! # Ok(()) }
 //! ```
@@ -101,6 +101,6 @@ mod testing;
 pub use config::{ProbeConfig, VARIABLES};
 pub use error::{Error, Result, WanStep};
 pub use gateway::GatewayProbe;
-pub use runner::run;
+pub use runner::{NetworkUp, run};
 pub use target::{DEFAULT_PORT, WanTarget};
 pub use wan::WanProbe;

@@ -90,7 +90,11 @@ impl Recover for RecoveryRequest {
 /// A probe that cannot be set up (the WAN probe on a system without root
 /// certificates) is left out with an error logged; with no probe left it
 /// only waits.
-pub async fn run(config: ProbeConfig, monitor: Arc<HealthMonitor>) {
+///
+/// When a round succeeds after one that failed, `network_up` is called:
+/// the daemon asks the engine for the confirming passes that bring
+/// readiness back (`DdnsEngine::reconfirm_handle`).
+pub async fn run(config: ProbeConfig, monitor: Arc<HealthMonitor>, network_up: Option<NetworkUp>) {
     let ProbeConfig {
         wan,
         gateway,
@@ -130,7 +134,10 @@ pub async fn run(config: ProbeConfig, monitor: Arc<HealthMonitor>) {
         recovery = recovery.as_ref().map_or("off", |(_, r)| r.origin()),
         "network probes ready"
     );
-    Runner::new(schedule, probes, recovery).run(monitor).await;
+    Runner::new(schedule, probes, recovery)
+        .on_network_up(network_up)
+        .run(monitor)
+        .await;
 }
 
 /// What a probe said last.
@@ -149,7 +156,14 @@ pub(crate) struct Runner {
     max_attempts: u32,
     /// "The network is up" was said during this degraded period.
     told_up: bool,
+    /// The last round failed.
+    down: bool,
+    /// Called when a round succeeds after one that failed.
+    network_up: Option<NetworkUp>,
 }
+
+/// What to do when the network is up again after a failed round.
+pub type NetworkUp = Arc<dyn Fn() + Send + Sync>;
 
 impl Runner {
     pub(crate) fn new(
@@ -165,7 +179,15 @@ impl Runner {
             max_attempts: rules.map_or(0, |r| r.max_attempts),
             recovery: recovery.map(|(_, action)| action),
             told_up: false,
+            down: false,
+            network_up: None,
         }
+    }
+
+    /// Sets what is called when the network is up again.
+    pub(crate) fn on_network_up(mut self, network_up: Option<NetworkUp>) -> Self {
+        self.network_up = network_up;
+        self
     }
 
     /// Follows the monitor and probes when due, forever.
@@ -231,6 +253,13 @@ impl Runner {
         if !up {
             self.told_up = false;
             monitor.network_down(&failures.join("; "));
+        }
+        if std::mem::replace(&mut self.down, !up)
+            && up
+            && let Some(network_up) = &self.network_up
+        {
+            info!("network probes succeed again; confirming every record");
+            network_up();
         }
         let step = self.policy.round_finished(Instant::now(), up);
         if step == Step::Up {

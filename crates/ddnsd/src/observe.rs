@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ddns_core::config::{ConfigError, Env};
 use ddns_core::health::HealthMonitor;
-use ddns_core::{DdnsEngine, Record, Setting};
+use ddns_core::{DdnsEngine, ReconfirmHandle, Record, Setting};
 use ddns_metrics::{Metrics, MetricsConfig};
 use ddns_notify::{Notifier, NotifyConfig};
 use ddns_probe::ProbeConfig;
@@ -73,7 +73,9 @@ impl Observe {
             stopped,
             metrics: None,
             notifier: None,
-            probe: self.probe.map(|config| (config, monitor.clone())),
+            probe: self
+                .probe
+                .map(|config| (config, monitor.clone(), engine.reconfirm_handle())),
         };
         if let Some(config) = self.notify {
             // Subscribes now, before the engine reports anything.
@@ -99,7 +101,7 @@ pub(crate) struct Services {
     stopped: watch::Receiver<bool>,
     metrics: Option<(TcpListener, Arc<Metrics>, Arc<HealthMonitor>)>,
     notifier: Option<Notifier>,
-    probe: Option<(ProbeConfig, Arc<HealthMonitor>)>,
+    probe: Option<(ProbeConfig, Arc<HealthMonitor>, ReconfirmHandle)>,
 }
 
 /// Stops the services.
@@ -135,9 +137,10 @@ impl Services {
             }
         };
         let probe = async {
-            if let Some((config, monitor)) = self.probe {
+            if let Some((config, monitor, reconfirm)) = self.probe {
+                let network_up: ddns_probe::NetworkUp = Arc::new(move || reconfirm.request());
                 tokio::select! {
-                    () = ddns_probe::run(config, monitor) => {}
+                    () = ddns_probe::run(config, monitor, Some(network_up)) => {}
                     () = wait(stopped.clone()) => {}
                 }
             }

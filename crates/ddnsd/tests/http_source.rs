@@ -63,6 +63,52 @@ fn two_agreeing_services_are_published_and_a_change_is_followed() {
     );
 }
 
+/// Regression: when the echo services disagreed for a while and then
+/// agreed again on the address already published, nothing told the engine
+/// the failure was over, and the daemon stayed degraded until the next
+/// address change or the hourly re-check.
+#[test]
+fn readiness_comes_back_when_the_services_agree_again() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(a.path().join("ip"), "81.2.69.160\n").unwrap();
+    std::fs::write(b.path().join("ip"), "81.2.69.160\n").unwrap();
+    let (Some(first), Some(second)) = (Echo::start(a.path()), Echo::start(b.path())) else {
+        ddns_testkit::skip_or_fail("readiness_comes_back", "python3 is not installed");
+        return;
+    };
+    let mut command = Command::new(BIN);
+    command.env_clear().envs([
+        ("DDNS_RECORDS", "home.example.com"),
+        ("DDNS_PROVIDER_TYPE", "dry-run"),
+        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
+        ("DDNS_IP_SOURCE_TYPE", "http"),
+        (
+            "DDNS_IP_SOURCE_URLS",
+            &format!("{},{}", first.url("/ip"), second.url("/ip")),
+        ),
+        ("DDNS_IP_SOURCE_POLL_INTERVAL_SECS", "1"),
+        ("DDNS_IP_SOURCE_TRIGGER", "none"),
+        ("DDNS_READY_CONFIRMATIONS", "1"),
+    ]);
+    let daemon = Daemon::spawn(command);
+    daemon.wait_for("to=ready", WAIT);
+    std::fs::write(b.path().join("ip"), "81.2.69.9\n").unwrap();
+    daemon.wait_for("from=ready to=degraded", WAIT);
+    std::fs::write(b.path().join("ip"), "81.2.69.160\n").unwrap();
+    daemon.wait_for("public address trusted again", WAIT);
+    daemon.wait_for("address source works again; confirming every record", WAIT);
+    daemon.wait_for("from=recovering to=ready", WAIT);
+    daemon.signal("TERM");
+    let out = daemon.finish();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("would set the record").count(),
+        1,
+        "the same address is not written again: {}",
+        out.stderr
+    );
+}
+
 #[test]
 fn a_private_answer_is_refused_without_the_nonglobal_switch() {
     let dir = tempfile::tempdir().unwrap();

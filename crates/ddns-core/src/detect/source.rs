@@ -214,10 +214,16 @@ impl Watch {
             let slot = family.index();
             match verdict {
                 Verdict::Agreed { address, votes } => {
-                    self.unresolved[slot] = false;
+                    let recovered = std::mem::take(&mut self.unresolved[slot]);
                     if self.reported[slot] != Some(address) {
                         info!(source = %inner.name, family = %family, address = %address, votes, "public address detected");
                         self.reported[slot] = Some(address);
+                        self.pending.push_back(Ok(IpEvent::Observed(address)));
+                    } else if recovered {
+                        // The same address, but after a failure that went
+                        // through the stream: saying it again ends the
+                        // failure for the engine.
+                        info!(source = %inner.name, family = %family, address = %address, votes, "public address trusted again");
                         self.pending.push_back(Ok(IpEvent::Observed(address)));
                     }
                 }

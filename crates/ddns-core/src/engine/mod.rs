@@ -124,7 +124,22 @@ pub struct DdnsEngine {
     observers: Vec<Arc<dyn EngineObserver>>,
     contributors: Vec<Arc<dyn StateContributor>>,
     verifier: Option<Arc<dyn Verifier>>,
-    intake: Intake,
+    intake: Arc<Intake>,
+}
+
+/// Asks a running engine to confirm every record with the provider again,
+/// as it does by itself after a failure of its own: for the end of a
+/// failure it cannot see (a network probe that fails, then succeeds), so
+/// that readiness recovers without waiting for an event or the re-check.
+#[derive(Debug, Clone)]
+pub struct ReconfirmHandle(Arc<Intake>);
+
+impl ReconfirmHandle {
+    /// Asks for the confirming passes; several requests before the engine
+    /// wakes make one.
+    pub fn request(&self) {
+        self.0.request_reconfirm();
+    }
 }
 
 impl DdnsEngine {
@@ -134,7 +149,7 @@ impl DdnsEngine {
         provider: Arc<dyn DnsProvider>,
         store: Arc<dyn StateStore>,
     ) -> Self {
-        let intake = Intake::new(settings.event_capacity);
+        let intake = Arc::new(Intake::new(settings.event_capacity));
         Self {
             settings,
             provider,
@@ -170,6 +185,11 @@ impl DdnsEngine {
     /// The settings in force.
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// A handle that asks this engine for confirming passes.
+    pub fn reconfirm_handle(&self) -> ReconfirmHandle {
+        ReconfirmHandle(Arc::clone(&self.intake))
     }
 
     /// Intake counters.
@@ -260,17 +280,25 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 async fn pump(binding: &SourceBinding, engine: &DdnsEngine) {
     let name = binding.source.name().to_string();
     let mut delay = Duration::from_secs(1);
+    // The source reported an error: its next event ends the failure, and
+    // the records are confirmed again (readiness recovers).
+    let mut failing = false;
     loop {
         let mut stream = binding.source.watch();
         while let Some(item) = stream.next().await {
             match item {
                 Ok(event) => {
                     delay = Duration::from_secs(1);
+                    if std::mem::take(&mut failing) {
+                        info!(source = %name, "address source works again; confirming every record");
+                        engine.intake.request_reconfirm();
+                    }
                     if binding.families.contains(&event.family()) {
                         engine.intake.push(event);
                     }
                 }
                 Err(error) => {
+                    failing = true;
                     warn!(source = %name, error = %error, "address source reported an error");
                     let message = error.to_string();
                     for observer in &engine.observers {

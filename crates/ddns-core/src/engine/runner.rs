@@ -151,6 +151,13 @@ impl<'e> Runner<'e> {
 
     /// Applies pending address events, last one per family winning.
     fn absorb_events(&mut self) {
+        if self.mode == Mode::Daemon && self.engine.intake.take_reconfirm() {
+            // A failure outside the engine ended: confirm every record now
+            // and again after the spacing, as after a failure of its own.
+            debug!("confirming every record again");
+            self.confirming_passes = 0;
+            self.confirm_all_at = Some(Instant::now());
+        }
         let drained = self.engine.intake.drain();
         if drained.coalesced > 0 {
             if self.storm_coalesced == 0 {

@@ -112,6 +112,8 @@ struct Harness {
     up: Arc<AtomicBool>,
     probes: Calls,
     recoveries: Calls,
+    /// When the runner said the network is up again.
+    network_up: Calls,
     task: JoinHandle<()>,
 }
 
@@ -128,17 +130,21 @@ impl Harness {
         let recovery = FakeRecovery {
             calls: recoveries.clone(),
         };
+        let network_up = Calls::new(start);
+        let told = network_up.clone();
         let runner = Runner::new(
             schedule,
             vec![Box::new(probe)],
             Some((RULES, Box::new(recovery))),
-        );
+        )
+        .on_network_up(Some(Arc::new(move || told.record())));
         let task = tokio::spawn(runner.run(monitor.clone()));
         Self {
             start,
             up,
             probes,
             recoveries,
+            network_up,
             task,
         }
     }
@@ -370,6 +376,42 @@ fn the_loop_can_be_spawned() {
     )]))
     .unwrap()
     .unwrap();
-    let future = run(config, Arc::new(HealthMonitor::new(1, 1)));
+    let future = run(config, Arc::new(HealthMonitor::new(1, 1)), None);
     is_send(&future);
+}
+
+/// Regression: after an outage the daemon stayed Degraded until an event
+/// or the hourly re-check, as nothing asked the engine to confirm the
+/// records again. A good round after a failed one now does, once.
+#[tokio::test(start_paused = true)]
+async fn a_good_round_after_a_failed_one_asks_for_confirmation_once() {
+    let monitor = working_monitor();
+    let schedule = Schedule {
+        every: Some(secs(60)),
+        ..SCHEDULE
+    };
+    let harness = Harness::start(&monitor, schedule, true);
+    harness.until(100).await;
+    assert_eq!(harness.probes.times(), vec![0, 60]);
+    assert_eq!(harness.network_up.times(), Vec::<u64>::new(), "never down");
+    harness.set_up(false);
+    harness.until(200).await;
+    assert_eq!(monitor.state(), Readiness::Degraded);
+    assert_eq!(harness.network_up.times(), Vec::<u64>::new());
+    harness.set_up(true);
+    harness.until(400).await;
+    let up: Vec<u64> = harness.network_up.times();
+    assert_eq!(up.len(), 1, "{up:?}");
+    let first_good = harness
+        .probes
+        .times()
+        .into_iter()
+        .find(|t| *t > 200)
+        .unwrap();
+    assert_eq!(up, vec![first_good], "at the first good round");
+    harness.set_up(false);
+    harness.until(500).await;
+    harness.set_up(true);
+    harness.until(700).await;
+    assert_eq!(harness.network_up.times().len(), 2);
 }

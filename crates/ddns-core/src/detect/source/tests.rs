@@ -316,3 +316,45 @@ async fn a_network_change_lifts_the_pauses_of_failed_detectors() {
         "the pauses of the outage must not hold the reconnect back"
     );
 }
+
+/// After a round without a trusted answer (reported through the stream),
+/// the same address agreed on again is said again: that ends the failure
+/// for the engine. Without a failure in between, it is not repeated.
+#[tokio::test(start_paused = true)]
+async fn the_same_address_after_a_failure_is_said_again() {
+    let a = Scripted::new(
+        "a",
+        &[Ok("81.2.69.160"), Ok("81.2.69.161"), Ok("81.2.69.160")],
+    );
+    let b = Scripted::new("b", &[Ok("81.2.69.160")]);
+    let mut events = source(&[&a, &b], None).watch();
+    assert_eq!(
+        next_item(&mut events, 1).await.unwrap().unwrap(),
+        observed("81.2.69.160")
+    );
+    let split = next_item(&mut events, 301)
+        .await
+        .unwrap()
+        .expect_err("a split");
+    assert!(split.to_string().contains("sources disagree"), "{split}");
+    assert_eq!(
+        next_item(&mut events, 301).await.unwrap().unwrap(),
+        observed("81.2.69.160"),
+        "agreed again on the address already reported"
+    );
+    assert!(
+        next_item(&mut events, 1000).await.is_none(),
+        "and not again after that"
+    );
+}
+
+/// The next item, errors included, within `wait` seconds (paused clock).
+async fn next_item(
+    stream: &mut BoxStream<'static, Result<IpEvent, SourceError>>,
+    wait: u64,
+) -> Option<Result<IpEvent, SourceError>> {
+    tokio::time::timeout(Duration::from_secs(wait), stream.next())
+        .await
+        .ok()
+        .flatten()
+}

@@ -266,7 +266,7 @@ impl DnsProvider for FakeProvider {
 
 /// A source fed by the test through a channel.
 pub(super) struct ChannelSource {
-    receiver: Mutex<Option<mpsc::UnboundedReceiver<IpEvent>>>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Result<IpEvent, SourceError>>>>,
 }
 
 #[async_trait]
@@ -281,20 +281,22 @@ impl IpSource for ChannelSource {
 
     fn watch(&self) -> BoxStream<'static, Result<IpEvent, SourceError>> {
         match self.receiver.lock().unwrap().take() {
-            Some(receiver) => tokio_stream(receiver).map(Ok).boxed(),
+            Some(receiver) => tokio_stream(receiver),
             None => futures_util::stream::pending().boxed(),
         }
     }
 }
 
-fn tokio_stream(mut receiver: mpsc::UnboundedReceiver<IpEvent>) -> BoxStream<'static, IpEvent> {
+fn tokio_stream<T: Send + 'static>(
+    mut receiver: mpsc::UnboundedReceiver<T>,
+) -> BoxStream<'static, T> {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx)).boxed()
 }
 
 /// A running engine with its provider, store and event feed.
 pub(super) struct Harness {
     pub(super) engine: Arc<DdnsEngine>,
-    events: mpsc::UnboundedSender<IpEvent>,
+    events: mpsc::UnboundedSender<Result<IpEvent, SourceError>>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<()>>>,
 }
@@ -347,7 +349,16 @@ impl Harness {
     }
 
     pub(super) fn send(&self, event: IpEvent) {
-        self.events.send(event).expect("engine alive");
+        self.events.send(Ok(event)).expect("engine alive");
+    }
+
+    /// The source reports an error, as a detector round without a trusted
+    /// answer does.
+    pub(super) async fn source_fails(&self, message: &str) {
+        self.events
+            .send(Err(SourceError::new(message)))
+            .expect("engine alive");
+        settle().await;
     }
 
     pub(super) async fn observe(&self, address: &str) {

@@ -345,3 +345,79 @@ async fn a_provider_that_cannot_read_is_asked_in_every_confirming_pass() {
     assert_eq!(provider.writes().len(), 1, "the state store vouches for it");
     h.stop().await.expect("clean stop");
 }
+
+/// Reads of the provider so far.
+fn reads(provider: &FakeProvider) -> usize {
+    provider
+        .calls()
+        .iter()
+        .filter(|c| c.op == super::fake::Op::Read)
+        .count()
+}
+
+/// Regression: a source failure made the daemon Degraded, and nothing but
+/// an address change or the hourly re-check brought it back once the
+/// source worked again.
+#[tokio::test(start_paused = true)]
+async fn a_source_that_works_again_brings_readiness_back() {
+    let provider = FakeProvider::new(true);
+    provider.publish(A, &["192.0.2.1"]);
+    let (h, monitor) = start(provider.clone(), Arc::new(MemoryStateStore::default())).await;
+    h.observe("192.0.2.1").await;
+    sleep(Duration::from_secs(11)).await;
+    assert_eq!(monitor.state(), Readiness::Ready);
+    assert_eq!(reads(&provider), 2);
+
+    h.source_fails("no trusted address").await;
+    assert_eq!(monitor.state(), Readiness::Degraded);
+    sleep(Duration::from_secs(600)).await;
+    assert_eq!(
+        monitor.state(),
+        Readiness::Degraded,
+        "nothing tells that the source works"
+    );
+    assert_eq!(reads(&provider), 2, "no pass while the source fails");
+
+    // The same address again, from a source that had failed.
+    h.observe("192.0.2.1").await;
+    assert_eq!(monitor.state(), Readiness::Recovering, "confirmed at once");
+    assert_eq!(reads(&provider), 3);
+    sleep(Duration::from_secs(11)).await;
+    assert_eq!(monitor.state(), Readiness::Ready);
+    assert_eq!(reads(&provider), 4, "two confirming passes");
+    assert!(provider.writes().is_empty());
+    let quiet = provider.calls().len();
+    sleep(Duration::from_secs(86_400)).await;
+    assert_eq!(provider.calls().len(), quiet, "no timer once Ready");
+    h.stop().await.expect("clean stop");
+}
+
+/// A failure the engine does not see (a network probe's) ends with a
+/// request through the handle: the engine confirms every record again.
+#[tokio::test(start_paused = true)]
+async fn a_reconfirm_request_confirms_every_record_again() {
+    let provider = FakeProvider::new(true);
+    provider.publish(A, &["192.0.2.1"]);
+    let (h, monitor) = start(provider.clone(), Arc::new(MemoryStateStore::default())).await;
+    h.observe("192.0.2.1").await;
+    sleep(Duration::from_secs(11)).await;
+    assert_eq!(monitor.state(), Readiness::Ready);
+
+    monitor.network_down("gateway 192.0.2.254 does not answer");
+    assert_eq!(monitor.state(), Readiness::Degraded);
+    sleep(Duration::from_secs(600)).await;
+    assert_eq!(monitor.state(), Readiness::Degraded);
+    assert_eq!(reads(&provider), 2);
+
+    let handle = h.engine.reconfirm_handle();
+    handle.request();
+    handle.request();
+    tokio::task::yield_now().await;
+    sleep(Duration::from_millis(10)).await;
+    assert_eq!(monitor.state(), Readiness::Recovering);
+    assert_eq!(reads(&provider), 3, "two requests make one pass");
+    sleep(Duration::from_secs(11)).await;
+    assert_eq!(monitor.state(), Readiness::Ready);
+    assert_eq!(reads(&provider), 4);
+    h.stop().await.expect("clean stop");
+}
