@@ -29,9 +29,10 @@ cd "$repo_root"
 #   systemd:  systemd-analyze, which verifies the unit and rates its hardening
 #             (deploy/systemd); nothing is started
 #   ShellCheck: lints deploy/install-systemd.sh
-#   file:     tells that the container image's binary is static
-#   util-linux: setpriv and unshare, to run ddnsd without privileges and in an
-#             otherwise empty root directory (as in the container image)
+#   file:     tells that the container images' binaries are static
+#   util-linux: setpriv and unshare, to run ddnsd and ddns-operator without
+#             privileges in an otherwise empty root directory (as in the
+#             container images)
 #   python3-venv: the virtual environment of kubernetes-validate and jsonschema (Kubernetes
 #             manifest schemas, from PyPI)
 packages=(
@@ -153,10 +154,14 @@ fi
 
 status=0
 
-# The container image's binary (deploy/docker/Dockerfile runs the same
-# command): static, so that it runs alone in a `FROM scratch` image. A
-# target directory of its own keeps it from invalidating the other builds;
-# a fresh build takes about 2 minutes on 2 cores. tests/container.rs runs it.
+# The container images' binaries (deploy/docker/Dockerfile and
+# deploy/operator/Dockerfile run the same commands): static, so that they
+# run alone in a `FROM scratch` image. A target directory of their own
+# keeps them from invalidating the other builds; a fresh build takes about
+# 2 minutes on 2 cores for ddnsd, 4 for ddns-operator. One cargo command
+# each, as in the Dockerfiles: built together, their dependencies' features
+# would be unified and the binaries would not be the images'. The
+# tests/container.rs of each crate runs its binary.
 static_target=x86_64-unknown-linux-gnu
 if [[ -n "${DDNS_STATIC_BINARY:-}" ]]; then
 	log "DDNS_STATIC_BINARY=$DDNS_STATIC_BINARY: using that static binary"
@@ -171,6 +176,18 @@ elif [[ "$(uname -s)-$(uname -m)" == Linux-x86_64 ]]; then
 	fi
 else
 	log "not x86_64 Linux: the container tests skip (or fail under DDNS_REQUIRE_SYSTEM_TESTS=1)"
+fi
+if [[ -n "${DDNS_OPERATOR_STATIC_BINARY:-}" ]]; then
+	log "DDNS_OPERATOR_STATIC_BINARY=$DDNS_OPERATOR_STATIC_BINARY: using that static binary"
+	export DDNS_OPERATOR_STATIC_BINARY
+elif [[ "$(uname -s)-$(uname -m)" == Linux-x86_64 ]]; then
+	log "building the operator's static binary (target/static)"
+	if RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked -p ddns-operator \
+		--target "$static_target" --target-dir target/static; then
+		export DDNS_OPERATOR_STATIC_BINARY="$repo_root/target/static/$static_target/release/ddns-operator"
+	else
+		status=1
+	fi
 fi
 
 cargo nextest run --workspace --all-targets --no-fail-fast "$@" || status=$?

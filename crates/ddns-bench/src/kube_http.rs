@@ -1,18 +1,14 @@
-//! The fake Kubernetes API server (`ddns-kube-fake`, a tower service)
-//! served over HTTP/1.1 on loopback, so that a real `ddns-operator run`
-//! process can talk to it, with a log of when each request arrived.
+//! The fake Kubernetes API server (`ddns-kube-fake`) served over HTTP/1.1
+//! on loopback (`FakeApi::serve_http_with`), so that a real
+//! `ddns-operator run` process can talk to it, with a log of when each
+//! request arrived.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ddns_kube_fake::FakeApi;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use ddns_kube_fake::{FakeApi, HttpServer};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 /// One request as it arrived.
 #[derive(Debug, Clone)]
@@ -79,14 +75,7 @@ impl RequestLog {
 pub(crate) struct Served {
     pub(crate) addr: SocketAddr,
     pub(crate) log: Arc<RequestLog>,
-    accept: JoinHandle<()>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Open connections end when the client goes; only stop accepting.
-        self.accept.abort();
-    }
+    _server: HttpServer,
 }
 
 /// Serves `fake` on 127.0.0.1 at a free port. Every request but a watch
@@ -94,53 +83,29 @@ impl Drop for Served {
 /// (its etcd write, admission, the network).
 pub(crate) async fn serve(fake: &FakeApi, delay: Duration) -> std::io::Result<Served> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
     let log = Arc::new(RequestLog::default());
-    let service = fake.service();
-    let accept_log = Arc::clone(&log);
-    let accept = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Out of descriptors, say: wait instead of spinning.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            let service = service.clone();
-            let log = Arc::clone(&accept_log);
-            tokio::spawn(async move {
-                let handler = service_fn(move |request: http::Request<Incoming>| {
-                    let watch = request.uri().query().is_some_and(|q| {
-                        q.split('&')
-                            .any(|pair| pair == "watch=true" || pair == "watch=1")
-                    });
-                    log.push(Arrival {
-                        at: Instant::now(),
-                        method: request.method().clone(),
-                        path: request.uri().path().to_owned(),
-                        watch,
-                    });
-                    let mut service = service.clone();
-                    async move {
-                        if !watch && !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
-                        }
-                        tower::Service::call(&mut service, request).await
-                    }
-                });
-                // A connection ends with an error when the operator stops
-                // in the middle of a watch; nothing to report.
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), handler)
-                    .await;
-            });
-        }
-    });
-    Ok(Served { addr, log, accept })
+    let arrivals = Arc::clone(&log);
+    let server = fake.serve_http_with(listener, move |request: &http::request::Parts| {
+        let watch = request.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|pair| pair == "watch=true" || pair == "watch=1")
+        });
+        arrivals.push(Arrival {
+            at: Instant::now(),
+            method: request.method.clone(),
+            path: request.uri.path().to_owned(),
+            watch,
+        });
+        if watch { Duration::ZERO } else { delay }
+    })?;
+    Ok(Served {
+        addr: server.addr(),
+        log,
+        _server: server,
+    })
 }
 
 /// A kubeconfig naming the server at `addr`, plain HTTP, no credentials.
 pub(crate) fn kubeconfig(addr: SocketAddr) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: bench\n    namespace: dns\ncurrent-context: fake\nusers:\n- name: bench\n  user: {{}}\n"
-    )
+    ddns_kube_fake::kubeconfig(addr, "dns")
 }

@@ -123,6 +123,14 @@
 //! instead. [`FakeApi::compact`], [`FakeApi::close_watches`],
 //! [`FakeApi::send_bookmarks`] and [`FakeApi::wait_for_watches`] steer watches.
 //!
+//! # Over HTTP
+//!
+//! A client in another process (a real `ddns-operator run`) reaches the
+//! fake through [`FakeApi::serve_http`], which serves it over plain
+//! HTTP/1.1 on a listener, and the [`kubeconfig`] that names it;
+//! [`FakeApi::serve_http_with`] also sees each request as it arrives, and
+//! may delay its answer.
+//!
 //! # Caveats
 //!
 //! - Not implemented: list pagination (`limit` is ignored, there is never a
@@ -154,6 +162,7 @@
 mod apply;
 mod error;
 mod fake;
+mod http;
 mod log;
 mod object;
 mod patch;
@@ -168,6 +177,7 @@ mod write;
 
 pub use error::{Error, Result};
 pub use fake::FakeApi;
+pub use http::{HttpServer, kubeconfig};
 pub use log::{RecordedRequest, RequestMatcher, Verb};
 pub use resource::ResourceKind;
 pub use service::{FakeService, ResponseBody};
