@@ -543,8 +543,41 @@ def heap(pid, log):
     return {"heap_in_use": figures["in use bytes"], "heap_system": figures["system bytes"], "mem_trimmed": memory(pid)}
 
 
-def record_updated(address):
-    return lambda line: "record updated" in line and f"address={address}" in line
+# ddnsd names at most 20 updated records a pass at info level and counts
+# the rest in one summary line (`updated=K named=20`).
+UPDATED_SUMMARY = "records updated in this pass; those not named above are at debug level"
+
+
+def updates_to(lines, start, address):
+    """How many records were updated to `address` from line `start` on, and
+    the index of the line that brought the count to its value."""
+    count, last, named = 0, None, None
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if "record updated" in line and "address=" in line:
+            named = line.split("address=", 1)[1].split()[0]
+            if named == address:
+                count, last = count + 1, i
+        elif UPDATED_SUMMARY in line and named == address:
+            fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+            count, last = count + int(fields["updated"]) - int(fields["named"]), i
+    return count, last
+
+
+def wait_updates(log, address, n, start, proc, timeout, poll_s=0.005):
+    """Waits until `n` records were updated to `address` (from line
+    `start` on); returns the index of the line that completed them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log.poll()
+        count, last = updates_to(log.lines, start, address)
+        if count >= n:
+            return last
+        if proc.poll() is not None:
+            raise BenchError(f"ddnsd exited ({proc.returncode}); see {log.path}")
+        if time.monotonic() > deadline:
+            raise BenchError(f"ddnsd logged {count} of {n} updates to {address} within {timeout:.0f} s")
+        time.sleep(poll_s)
 
 
 def ddnsd_env(n, provider, bind=None, standin=None):
@@ -623,16 +656,14 @@ def measure_daemon(args, provider, n, directory, nl):
             r["start_updates"] = after["update"] - counters["update"]
             counters, mine = after, resolver.sent
         else:
-            index = ready_line
-            for _ in range(n):
-                index = log.wait(record_updated(FIRST), index, proc, timeout) + 1
-            r["start"] = log_time(log.lines[index - 1]) - spawn_wall
+            index = wait_updates(log, FIRST, n, ready_line, proc, timeout)
+            r["start"] = log_time(log.lines[index]) - spawn_wall
             sent = standin.requests()
             r["start_requests"], r["start_limited"], r["start_kinds"] = sent["total"], sent["limited"], sent["kinds"]
         log.poll()
-        updated = [i for i, line in enumerate(log.lines) if record_updated(FIRST)(line)]
-        r["start_logged"] = log_time(log.lines[updated[-1]]) - spawn_wall if updated else None
-        r["start_updated"] = len(updated)
+        count, last = updates_to(log.lines, 0, FIRST)
+        r["start_logged"] = log_time(log.lines[last]) - spawn_wall if last is not None else None
+        r["start_updated"] = count
 
         # `to=ready`, and the confirming pass: DDNS_READY_CONFIRMATIONS=2
         # (the default) reads every record again 10 s after the first pass.
@@ -693,15 +724,13 @@ def measure_daemon(args, provider, n, directory, nl):
             converged = resolver.wait_all(records, SECOND, timeout)
             r["change"] = converged - changed
         else:
-            index = mark
-            for _ in range(n):
-                index = log.wait(record_updated(SECOND), index, proc, timeout) + 1
-            r["change"] = log_time(log.lines[index - 1]) - changed_wall
+            index = wait_updates(log, SECOND, n, mark, proc, timeout)
+            r["change"] = log_time(log.lines[index]) - changed_wall
         time.sleep(SETTLE)
         log.poll()
-        updated = [i for i in range(mark, len(log.lines)) if record_updated(SECOND)(log.lines[i])]
-        r["change_logged"] = log_time(log.lines[updated[-1]]) - changed_wall if updated else None
-        r["change_updated"] = len(updated)
+        count, last = updates_to(log.lines, mark, SECOND)
+        r["change_logged"] = log_time(log.lines[last]) - changed_wall if last is not None else None
+        r["change_updated"] = count
         r["log_change"] = (len(log.lines) - mark, sum(len(line) + 1 for line in log.lines[mark:]))
         r["mem_change"] = memory(proc.pid)
         r["cpu_change"] = cpu_seconds(proc.pid) - cpu_before
@@ -724,8 +753,7 @@ def measure_daemon(args, provider, n, directory, nl):
             index = len(log.lines)
             nl.send(add=[address], delete=[current])
             current = address
-            for _ in range(n):
-                index = log.wait(record_updated(address), index, proc, timeout) + 1
+            wait_updates(log, address, n, index, proc, timeout)
         if args.more_changes:
             time.sleep(SETTLE)
             r["mem_more"] = memory(proc.pid)

@@ -41,8 +41,16 @@ pub(super) struct Runner<'e> {
     confirming_passes: u32,
     /// When the engine reads every record again to collect confirmations.
     confirm_all_at: Option<Instant>,
+    /// Records updated in this pass (for the log's summary).
+    updated_this_pass: usize,
     rng: fastrand::Rng,
 }
+
+/// Records named one by one at info level, at start and per pass; beyond
+/// that they go to debug level and one summary line counts them, so that
+/// thousands of records do not flood the journal (journald's default rate
+/// limit is 10,000 lines in 30 s).
+const LOGGED_ONE_BY_ONE: usize = 20;
 
 impl<'e> Runner<'e> {
     pub(super) async fn new(engine: &'e DdnsEngine, mode: Mode) -> Result<Self> {
@@ -57,6 +65,10 @@ impl<'e> Runner<'e> {
         let now = Instant::now();
         let wall = unix_now();
         let interval = engine.settings.min_update_interval;
+        let many = engine.settings.records.len() > LOGGED_ONE_BY_ONE;
+        if mode == Mode::Daemon && many {
+            info!(records = engine.settings.records.len(), provider = %provider, "managing records; each is named at debug level");
+        }
         let slots = engine
             .settings
             .records
@@ -64,7 +76,9 @@ impl<'e> Runner<'e> {
             .map(|record| {
                 let supported = engine.provider.supports_record(record);
                 if mode == Mode::Daemon {
-                    if supported {
+                    if supported && many {
+                        debug!(record = %record, provider = %provider, "managing record");
+                    } else if supported {
                         info!(record = %record, provider = %provider, "managing record");
                     } else {
                         warn!(record = %record, provider = %provider, "the provider cannot manage this record; it is skipped");
@@ -92,6 +106,7 @@ impl<'e> Runner<'e> {
             storm_coalesced: 0,
             confirming_passes: 0,
             confirm_all_at: None,
+            updated_this_pass: 0,
             rng: fastrand::Rng::new(),
         };
         for contributor in &engine.contributors {
@@ -254,6 +269,7 @@ impl<'e> Runner<'e> {
         for slot in &mut self.slots {
             slot.confirmed = None;
         }
+        self.updated_this_pass = 0;
         loop {
             self.absorb_events();
             let now = Instant::now();
@@ -299,6 +315,13 @@ impl<'e> Runner<'e> {
             if self.write(writes).await? == 0 {
                 break;
             }
+        }
+        if self.updated_this_pass > LOGGED_ONE_BY_ONE {
+            info!(
+                updated = self.updated_this_pass,
+                named = LOGGED_ONE_BY_ONE,
+                "records updated in this pass; those not named above are at debug level"
+            );
         }
         self.report_pass();
         self.plan_confirmation();
@@ -667,7 +690,12 @@ impl<'e> Runner<'e> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        info!(record = %slot.record, address = %address, previous = %previous_text, "record updated");
+        self.updated_this_pass += 1;
+        if self.updated_this_pass <= LOGGED_ONE_BY_ONE {
+            info!(record = %slot.record, address = %address, previous = %previous_text, "record updated");
+        } else {
+            debug!(record = %slot.record, address = %address, previous = %previous_text, "record updated");
+        }
         if previous_values.len() > 1 {
             for removed in previous_values.iter().filter(|v| **v != address) {
                 info!(record = %slot.record, removed = %removed, "extra value removed; ddns owns this name and type");

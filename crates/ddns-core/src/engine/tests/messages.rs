@@ -159,3 +159,34 @@ async fn a_failure_warns_once_then_recovery_is_reported() {
         "{text}"
     );
 }
+
+/// Thousands of records must not flood the journal at info level: past 20,
+/// records are named at debug level and one line counts them.
+#[tokio::test(start_paused = true)]
+async fn many_records_are_summed_up_not_named_one_by_one() {
+    let (logs, _guard) = capture();
+    let provider = FakeProvider::new(true);
+    let names: Vec<String> = (0..25).map(|i| format!("h{i}.example.com")).collect();
+    let records = names.iter().map(|n| record(n, V4)).collect();
+    let h = Harness::start(settings(records), provider.clone()).await;
+    h.observe("192.0.2.1").await;
+    h.stop().await.expect("stop");
+    assert_eq!(provider.writes().len(), 25, "every record is written");
+    let text = logs.text();
+    assert!(
+        text.contains(
+            "INFO managing records; each is named at debug level records=25 provider=fake"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("managing record record="), "{text}");
+    assert_eq!(
+        text.matches("INFO record updated record=").count(),
+        20,
+        "{text}"
+    );
+    assert!(
+        text.contains("INFO records updated in this pass; those not named above are at debug level updated=25 named=20"),
+        "{text}"
+    );
+}
