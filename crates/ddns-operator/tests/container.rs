@@ -53,26 +53,7 @@ const KUBECONFIG: &str = "/etc/ddns/kubeconfig";
 const IDENTITY: &str = "ddns-operator-0";
 
 fn static_binary(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("DDNS_OPERATOR_STATIC_BINARY") {
-        Some(path) if Path::new(&path).is_file() => Some(PathBuf::from(path)),
-        Some(path) => {
-            skip_or_fail(
-                test,
-                &format!(
-                    "DDNS_OPERATOR_STATIC_BINARY={} is not a file",
-                    Path::new(&path).display()
-                ),
-            );
-            None
-        }
-        None => {
-            skip_or_fail(
-                test,
-                "DDNS_OPERATOR_STATIC_BINARY is not set (scripts/test.sh builds the static binary and sets it)",
-            );
-            None
-        }
-    }
+    ddns_testkit::static_binary("DDNS_OPERATOR_STATIC_BINARY", test)
 }
 
 /// The static binary, when there is one and this process may build a
@@ -90,18 +71,6 @@ fn prerequisites(test: &str) -> Option<PathBuf> {
     Some(binary)
 }
 
-fn output(program: &str, args: &[&Path]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn repo_file(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap()
 }
@@ -111,17 +80,7 @@ fn the_static_binary_links_nothing_at_run_time() {
     let Some(binary) = static_binary("the_static_binary_links_nothing_at_run_time") else {
         return;
     };
-    let file = output("file", &[&binary]);
-    assert!(
-        file.contains("static-pie linked") || file.contains("statically linked"),
-        "{file}"
-    );
-    assert!(!file.contains("interpreter"), "{file}");
-    let ldd = output("ldd", &[&binary]);
-    assert!(
-        ldd.contains("statically linked") || ldd.contains("not a dynamic executable"),
-        "{ldd}"
-    );
+    ddns_testkit::assert_statically_linked(&binary);
 }
 
 /// A path in single quotes, for the shell.

@@ -243,6 +243,21 @@ fn seed(fake: &FakeApi) {
         .unwrap();
 }
 
+/// The seeded API with one record, `www` (192.0.2.1) in zone `example`.
+fn seeded_with_www() -> FakeApi {
+    let fake = fake_api();
+    seed(&fake);
+    fake.insert(&a_record(
+        "www",
+        "www",
+        "example",
+        &["192.0.2.1"],
+        "2026-01-01T00:00:00Z",
+    ))
+    .unwrap();
+    fake
+}
+
 fn zone(name: &str, zone_name: &str, delivery: &str) -> Value {
     json!({
         "apiVersion": "ddns.dev/v1alpha1", "kind": "DNSZone",
@@ -266,16 +281,7 @@ fn a_record(name: &str, owner: &str, zone: &str, addresses: &[&str], created: &s
 #[test]
 fn a_record_is_written_after_its_finalizer_and_reported() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         let h = start(fake, &[]);
         h.wait_until("the zone to be Ready", |fake, _| {
             is_ready(&zone_json(fake, "example"))
@@ -372,16 +378,7 @@ fn a_record_is_written_after_its_finalizer_and_reported() {
 #[test]
 fn changes_and_deletions_follow_the_resources_and_a_quiet_round_writes_nothing() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         fake.insert(&a_record(
             "api",
             "api",
@@ -464,16 +461,7 @@ fn changes_and_deletions_follow_the_resources_and_a_quiet_round_writes_nothing()
 #[test]
 fn conflicts_are_reported_and_not_applied() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         fake.insert(&a_record(
             "www-copy",
             "WWW",
@@ -559,16 +547,7 @@ fn conflicts_are_reported_and_not_applied() {
 #[test]
 fn deleting_the_zone_removes_its_records_and_orphans_are_reported() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         fake.insert(&a_record(
             "lost",
             "lost",
@@ -630,16 +609,7 @@ fn deleting_the_zone_removes_its_records_and_orphans_are_reported() {
 #[test]
 fn a_failing_server_is_reported_and_retried_and_cleanup_gives_up_in_time() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         let h = start(fake, &[("DDNS_OPERATOR_CLEANUP_TIMEOUT_SECS", "2")]);
         h.wait_until("the zone to be Ready", |fake, _| {
             is_ready(&zone_json(fake, "example"))
@@ -926,16 +896,7 @@ fn regression_one_zone_file_per_zone_name() {
 #[test]
 fn regression_a_zone_whose_server_is_gone_reports_the_records_it_leaves() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         let h = start(fake, &[("DDNS_OPERATOR_CLEANUP_TIMEOUT_SECS", "2")]);
         h.wait_until("the zone to be Ready", |fake, _| {
             is_ready(&zone_json(fake, "example"))
@@ -1024,16 +985,7 @@ fn regression_a_start_from_scratch_delivers_once() {
 #[test]
 fn a_finalizer_taken_off_a_record_is_put_back() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         let h = start(fake, &[]);
         h.wait_until("the record Ready", |fake, _| {
             is_ready(&record_json(fake, "arecords", "www"))
@@ -1069,16 +1021,7 @@ fn server_keys(delivery: &Recording) -> Vec<String> {
 #[test]
 fn a_new_zone_name_or_delivery_removes_the_earlier_one() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         let h = start(fake, &[]);
         h.wait_until("the zone Ready", |fake, _| {
             is_ready(&zone_json(fake, "example"))
@@ -1200,16 +1143,7 @@ fn a_new_zone_name_or_delivery_removes_the_earlier_one() {
 #[test]
 fn an_earlier_delivery_that_cannot_be_removed_is_reported_and_retried() {
     tokio_test(async {
-        let fake = fake_api();
-        seed(&fake);
-        fake.insert(&a_record(
-            "www",
-            "www",
-            "example",
-            &["192.0.2.1"],
-            "2026-01-01T00:00:00Z",
-        ))
-        .unwrap();
+        let fake = seeded_with_www();
         let h = start(fake, &[]);
         h.wait_until("the zone Ready", |fake, _| {
             is_ready(&zone_json(fake, "example"))

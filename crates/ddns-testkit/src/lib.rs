@@ -56,6 +56,7 @@ mod bind;
 mod corpus;
 mod daemon;
 mod echo;
+mod image;
 mod netns;
 mod tls;
 
@@ -63,5 +64,6 @@ pub use bind::{Bind, BindOptions, TsigKey};
 pub use corpus::{corpus_dir, replay_corpus, write_seeds};
 pub use daemon::{Daemon, Output};
 pub use echo::FileEcho;
+pub use image::{assert_statically_linked, output_of, static_binary};
 pub use netns::{Netns, require_system_tests, skip_or_fail};
 pub use tls::{EchoBuilder, Hit, HttpEcho, ServerCertificate, TestCa};

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use ddns_testkit::{Daemon, Netns, skip_or_fail};
+use ddns_testkit::{Daemon, Netns};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// The image's user and group (`USER 65532:65532`).
@@ -22,38 +22,7 @@ const IMAGE_USER: u32 = 65532;
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 fn static_binary(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("DDNS_STATIC_BINARY") {
-        Some(path) if Path::new(&path).is_file() => Some(PathBuf::from(path)),
-        Some(path) => {
-            skip_or_fail(
-                test,
-                &format!(
-                    "DDNS_STATIC_BINARY={} is not a file",
-                    Path::new(&path).display()
-                ),
-            );
-            None
-        }
-        None => {
-            skip_or_fail(
-                test,
-                "DDNS_STATIC_BINARY is not set (scripts/test.sh builds the static binary and sets it)",
-            );
-            None
-        }
-    }
-}
-
-fn output(program: &str, args: &[&Path]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    ddns_testkit::static_binary("DDNS_STATIC_BINARY", test)
 }
 
 #[test]
@@ -61,17 +30,7 @@ fn the_static_binary_links_nothing_at_run_time() {
     let Some(binary) = static_binary("the_static_binary_links_nothing_at_run_time") else {
         return;
     };
-    let file = output("file", &[&binary]);
-    assert!(
-        file.contains("static-pie linked") || file.contains("statically linked"),
-        "{file}"
-    );
-    assert!(!file.contains("interpreter"), "{file}");
-    let ldd = output("ldd", &[&binary]);
-    assert!(
-        ldd.contains("statically linked") || ldd.contains("not a dynamic executable"),
-        "{ldd}"
-    );
+    ddns_testkit::assert_statically_linked(&binary);
 }
 
 /// The image's file system: `/ddnsd`, the CA bundle, and `/state` owned by
