@@ -62,6 +62,15 @@ pub struct NotifyConfig {
     pub(crate) ca_file: Option<CaFile>,
 }
 
+impl NotifyConfig {
+    /// How long a ping or notification may take
+    /// (`DDNS_NOTIFY_TIMEOUT_SECS`); also what the notifier is given at
+    /// shutdown for what is still queued.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
 impl fmt::Debug for NotifyConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NotifyConfig")

@@ -81,6 +81,15 @@ pub fn execute(command: Command, env: Env) -> u8 {
     for hint in unknown_variables(&env) {
         warn!(hint = %hint, "unknown variable ignored");
     }
+    if let Some(notify) = observe.notify_timeout()
+        && notify >= config.shutdown_timeout
+    {
+        warn!(
+            notify_timeout_secs = notify.as_secs(),
+            shutdown_timeout_secs = config.shutdown_timeout.as_secs(),
+            "DDNS_NOTIFY_TIMEOUT_SECS is not below DDNS_SHUTDOWN_TIMEOUT_SECS: notifications still queued at shutdown may be cut off when the shutdown timeout ends the daemon"
+        );
+    }
     if config.allow_http {
         warn!(
             "DDNS_ALLOW_HTTP is on: URLs may use unencrypted http; keep it to devices on your own network"

@@ -42,6 +42,11 @@ impl Observe {
         })
     }
 
+    /// How long the notifier may take at shutdown, when one is configured.
+    pub(crate) fn notify_timeout(&self) -> Option<std::time::Duration> {
+        self.notify.as_ref().map(NotifyConfig::timeout)
+    }
+
     /// The lines `ddnsd check` prints.
     pub(crate) fn settings(&self) -> Vec<Setting> {
         let mut out = match &self.metrics {

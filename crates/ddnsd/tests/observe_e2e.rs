@@ -267,6 +267,28 @@ fn check_shows_the_observers_and_names_a_bad_variable() {
         assert_eq!(code, Some(1), "{variable}: {stderr}");
         assert!(stderr.contains(message), "{variable}: {stderr}");
     }
+
+    // A notification timeout the shutdown timeout would cut short is
+    // valid, but said.
+    let warning = "DDNS_NOTIFY_TIMEOUT_SECS is not below DDNS_SHUTDOWN_TIMEOUT_SECS: notifications still queued at shutdown may be cut off when the shutdown timeout ends the daemon notify_timeout_secs=20 shutdown_timeout_secs=15";
+    let ping = format!("https://hc-ping.com/{secret}");
+    let (code, _, stderr) = run(&[
+        ("DDNS_HEALTHCHECK_URL", &ping),
+        ("DDNS_NOTIFY_TIMEOUT_SECS", "20"),
+        ("DDNS_SHUTDOWN_TIMEOUT_SECS", "15"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    let (code, _, stderr) = run(&[
+        ("DDNS_HEALTHCHECK_URL", &ping),
+        ("DDNS_NOTIFY_TIMEOUT_SECS", "10"),
+        ("DDNS_SHUTDOWN_TIMEOUT_SECS", "15"),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("DDNS_NOTIFY_TIMEOUT_SECS is not below"),
+        "{stderr}"
+    );
 }
 
 #[test]
