@@ -72,8 +72,9 @@
 //! - The fake API server answers from memory in microseconds; a real API
 //!   server (etcd, admission, a network in between) answers each write in
 //!   a few milliseconds, and the operator makes one write per record
-//!   (finalizer) and one per changed record status, one after another.
-//!   The figures here are a lower bound on a cluster's.
+//!   (finalizer) and one per changed record status, 16 at a time
+//!   (`--api-delay-ms` shows the effect). The figures here are a lower
+//!   bound on a cluster's.
 //! - The operator, named and this program (the API server) share the
 //!   machine's two cores over loopback; compare orders of magnitude.
 

@@ -3,6 +3,7 @@
 //! being overwritten), statuses by merge patch of the status subresource.
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -15,20 +16,32 @@ use super::error::Error;
 /// flood it.
 pub(crate) const WRITE_CONCURRENCY: usize = 16;
 
-/// Runs `writes` with at most [`WRITE_CONCURRENCY`] in flight, each to its
-/// end, and returns the first error.
+/// Runs `write` on each of `items` with at most [`WRITE_CONCURRENCY`] in
+/// flight, each to its end, and returns the first error. Each write's
+/// future is made when it starts: with thousands of records, futures made
+/// beforehand would hold tens of MiB at once.
 ///
-/// A `Vec`, not an iterator: an iterator's closures held across the await
-/// would make the reconcile's future fail to be `Send`.
-pub(crate) async fn all<F>(writes: Vec<F>) -> Result<(), Error>
+/// `items` is a `Vec`, not an iterator: an iterator's closures held across
+/// the await would make the reconcile's future fail to be `Send`.
+pub(crate) async fn each<T, F, Fut>(items: Vec<T>, write: F) -> Result<(), Error>
 where
-    F: Future<Output = Result<(), Error>>,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
 {
-    let mut results = futures_util::stream::iter(writes).buffer_unordered(WRITE_CONCURRENCY);
+    let mut items = items.into_iter();
+    let mut running = FuturesUnordered::new();
     let mut first = None;
-    while let Some(result) = results.next().await {
-        if let Err(error) = result {
-            first.get_or_insert(error);
+    loop {
+        while running.len() < WRITE_CONCURRENCY {
+            let Some(item) = items.next() else { break };
+            running.push(write(item));
+        }
+        match running.next().await {
+            Some(Err(error)) => {
+                first.get_or_insert(error);
+            }
+            Some(Ok(())) => {}
+            None => break,
         }
     }
     first.map_or(Ok(()), Err)

@@ -17,6 +17,7 @@ use crate::controller::context::Context;
 use crate::controller::deliver::DeliveryFailure;
 use crate::controller::error::Error;
 use crate::controller::patch;
+use crate::controller::stores::TrackedRecord;
 use crate::crd::status::{Condition, DEGRADED, READY, set_condition};
 use crate::crd::{DNSZone, Delivery, Role};
 use crate::delivery::ManagedRrset;
@@ -234,20 +235,18 @@ pub(super) async fn release_records(
             record.object.name.clone(),
         ));
     }
-    patch::all(
-        records
-            .iter()
-            .filter(|r| r.object.deleting && r.has_finalizer())
-            .map(|record| {
-                patch::remove_finalizer(
-                    &ctx.client,
-                    &record.resource,
-                    namespace,
-                    &record.object.name,
-                    &record.finalizers,
-                )
-            })
-            .collect(),
-    )
+    let released: Vec<&TrackedRecord> = records
+        .iter()
+        .filter(|r| r.object.deleting && r.has_finalizer())
+        .collect();
+    patch::each(released, |record| {
+        patch::remove_finalizer(
+            &ctx.client,
+            &record.resource,
+            namespace,
+            &record.object.name,
+            &record.finalizers,
+        )
+    })
     .await
 }

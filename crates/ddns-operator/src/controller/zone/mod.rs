@@ -31,6 +31,7 @@ use super::context::Context;
 use super::error::Error;
 use super::patch;
 use super::selector;
+use super::stores::TrackedRecord;
 use super::{FINALIZER, backoff};
 use crate::crd::status::{Condition, DEGRADED, READY, set_condition};
 use crate::crd::{DNSZone, DNSZoneStatus, Delivery, InstanceResult, Role};
@@ -122,21 +123,19 @@ async fn apply(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
     };
 
     // Finalizers go on before anything of a record reaches a server.
-    patch::all(
-        records
-            .iter()
-            .filter(|r| r.is_member(&name) && !r.object.deleting && !r.has_finalizer())
-            .map(|record| {
-                patch::add_finalizer(
-                    &ctx.client,
-                    &record.resource,
-                    &namespace,
-                    &record.object.name,
-                    &record.finalizers,
-                )
-            })
-            .collect(),
-    )
+    let unmarked: Vec<&TrackedRecord> = records
+        .iter()
+        .filter(|r| r.is_member(&name) && !r.object.deleting && !r.has_finalizer())
+        .collect();
+    patch::each(unmarked, |record| {
+        patch::add_finalizer(
+            &ctx.client,
+            &record.resource,
+            &namespace,
+            &record.object.name,
+            &record.finalizers,
+        )
+    })
     .await?;
 
     let members: Vec<_> = records
@@ -172,24 +171,20 @@ async fn apply(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
     // Records being deleted, or moved to another zone, are out of DNS once
     // the delivery worked: their finalizers can go.
     if outcome.delivered {
-        patch::all(
-            records
-                .iter()
-                .filter(|r| r.object.deleting && r.has_finalizer())
-                .filter(|r| {
-                    r.is_member(&name) || !ctx_zone_exists(ctx, &namespace, &r.object.zone_ref)
-                })
-                .map(|record| {
-                    patch::remove_finalizer(
-                        &ctx.client,
-                        &record.resource,
-                        &namespace,
-                        &record.object.name,
-                        &record.finalizers,
-                    )
-                })
-                .collect(),
-        )
+        let released: Vec<&TrackedRecord> = records
+            .iter()
+            .filter(|r| r.object.deleting && r.has_finalizer())
+            .filter(|r| r.is_member(&name) || !ctx_zone_exists(ctx, &namespace, &r.object.zone_ref))
+            .collect();
+        patch::each(released, |record| {
+            patch::remove_finalizer(
+                &ctx.client,
+                &record.resource,
+                &namespace,
+                &record.object.name,
+                &record.finalizers,
+            )
+        })
         .await?;
     }
 

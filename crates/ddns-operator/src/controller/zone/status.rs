@@ -65,28 +65,23 @@ pub(super) async fn write_record_statuses(
     let namespace = zone.namespace().unwrap_or_default();
     let zone_name = zone.name_any();
     let writes = record_writes(&zone_name, records, assembly, delivered, now);
-    let writes: Vec<_> = writes
-        .into_iter()
-        .map(|write| {
-            let namespace = namespace.as_str();
-            async move {
-                if let Some((reason, message)) = &write.event {
-                    publish_record(ctx, write.record, EventType::Warning, reason, message).await;
-                }
-                let value = serde_json::to_value(&write.status)
-                    .map_err(|e| Error::Delivery(format!("status: {e}")))?;
-                patch::patch_status(
-                    &ctx.client,
-                    &write.record.resource,
-                    namespace,
-                    &write.record.object.name,
-                    value,
-                )
-                .await
-            }
-        })
-        .collect();
-    patch::all(writes).await
+    let namespace = namespace.as_str();
+    patch::each(writes, |write| async move {
+        if let Some((reason, message)) = &write.event {
+            publish_record(ctx, write.record, EventType::Warning, reason, message).await;
+        }
+        let value = serde_json::to_value(&write.status)
+            .map_err(|e| Error::Delivery(format!("status: {e}")))?;
+        patch::patch_status(
+            &ctx.client,
+            &write.record.resource,
+            namespace,
+            &write.record.object.name,
+            value,
+        )
+        .await
+    })
+    .await
 }
 
 /// The statuses that change this round (pure: no API call).
