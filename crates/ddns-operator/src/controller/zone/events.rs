@@ -1,5 +1,6 @@
 //! Kubernetes Events about zones and records.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use tracing::debug;
@@ -8,6 +9,7 @@ use crate::controller::context::Context;
 use crate::controller::stores::TrackedRecord;
 use crate::crd::DNSZone;
 
+/// Records an Event about the zone; a failure to record it is only logged.
 pub(super) async fn publish(
     ctx: &Context,
     zone: &DNSZone,
@@ -15,18 +17,10 @@ pub(super) async fn publish(
     reason: &str,
     note: &str,
 ) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.to_string(),
-        note: Some(truncate(note)),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &zone.object_ref(&())).await {
-        debug!(%error, "event not recorded");
-    }
+    record(ctx, &zone.object_ref(&()), type_, reason, note).await;
 }
 
+/// Records an Event about one of the zone's records.
 pub(super) async fn publish_record(
     ctx: &Context,
     record: &TrackedRecord,
@@ -34,13 +28,23 @@ pub(super) async fn publish_record(
     reason: &str,
     note: &str,
 ) {
-    let reference = k8s_openapi::api::core::v1::ObjectReference {
+    let reference = ObjectReference {
         api_version: Some(record.resource.api_version.clone()),
         kind: Some(record.resource.kind.clone()),
         name: Some(record.object.name.clone()),
         namespace: Some(record.object.namespace.clone()),
         ..Default::default()
     };
+    self::record(ctx, &reference, type_, reason, note).await;
+}
+
+async fn record(
+    ctx: &Context,
+    about: &ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = KubeEvent {
         type_,
         reason: reason.to_string(),
@@ -48,7 +52,7 @@ pub(super) async fn publish_record(
         action: "Reconcile".to_string(),
         secondary: None,
     };
-    if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+    if let Err(error) = ctx.recorder.publish(&event, about).await {
         debug!(%error, "event not recorded");
     }
 }

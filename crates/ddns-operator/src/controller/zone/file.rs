@@ -9,8 +9,8 @@ use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use tracing::{info, warn};
 
-use super::Outcome;
 use super::events::publish;
+use super::{Outcome, seniority};
 use crate::controller::context::Context;
 use crate::controller::deliver::DeliveryFailure;
 use crate::crd::status::{Condition, DEGRADED, READY};
@@ -45,13 +45,7 @@ pub(super) fn zonefile_owner(ctx: &Context, name: &ZoneName) -> Option<Arc<DNSZo
             z.spec.delivery == Delivery::Zonefile && z.metadata.deletion_timestamp.is_none()
         })
         .filter(|z| ZoneName::parse(&z.spec.zone_name).is_ok_and(|n| n == *name))
-        .min_by_key(|z| {
-            (
-                z.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                z.namespace(),
-                z.name_any(),
-            )
-        })
+        .min_by_key(|z| seniority(z))
 }
 
 pub(super) async fn deliver_file(
@@ -70,15 +64,8 @@ pub(super) async fn deliver_file(
             owner.name_any()
         );
         return Outcome {
-            conditions: vec![
-                Condition::new(READY, false, "AlreadyClaimed", &message),
-                Condition::new(DEGRADED, true, "AlreadyClaimed", &message),
-            ],
-            instances: Vec::new(),
-            managed: BTreeSet::new(),
             serial: previous.serial,
-            delivered: false,
-            failure: None,
+            ..Outcome::not_delivered("AlreadyClaimed", &message)
         };
     }
     let today = Date::of((ctx.now)());
@@ -128,16 +115,10 @@ pub(super) async fn deliver_file(
             )
             .await;
             Outcome {
-                conditions: vec![
-                    Condition::new(READY, false, "DeliveryFailed", &failure.message),
-                    Condition::new(DEGRADED, true, "DeliveryFailed", &failure.message),
-                ],
-                instances: Vec::new(),
-                managed: BTreeSet::new(),
                 serial: previous.serial,
-                delivered: false,
-                failure: Some(failure.message),
+                ..Outcome::not_delivered("DeliveryFailed", &failure.message)
             }
+            .retried(failure.message)
         }
     }
 }

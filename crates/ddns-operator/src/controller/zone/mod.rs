@@ -89,6 +89,43 @@ struct Outcome {
     failure: Option<String>,
 }
 
+impl Outcome {
+    /// Not delivered, for `reason` (both conditions'): nothing managed, no
+    /// serial, no instance results, no retry before the requeue; callers
+    /// set what they keep.
+    fn not_delivered(reason: &str, message: &str) -> Self {
+        Self {
+            conditions: vec![
+                Condition::new(READY, false, reason, message),
+                Condition::new(DEGRADED, true, reason, message),
+            ],
+            instances: Vec::new(),
+            managed: BTreeSet::new(),
+            serial: None,
+            delivered: false,
+            failure: None,
+        }
+    }
+}
+
+impl Outcome {
+    /// The same, as a failure the backoff retries.
+    fn retried(mut self, message: String) -> Self {
+        self.failure = Some(message);
+        self
+    }
+}
+
+/// How zones of one name rank for it: the oldest first, then by namespace
+/// and name.
+fn seniority(zone: &DNSZone) -> (Option<k8s_openapi::jiff::Timestamp>, Option<String>, String) {
+    (
+        zone.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        zone.namespace(),
+        zone.name_any(),
+    )
+}
+
 async fn apply(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
     if !ctx.wait_ready().await {
         return Err(Error::Delivery("the watch caches stopped".into()));
@@ -156,15 +193,10 @@ async fn apply(zone: &DNSZone, ctx: &Context) -> Result<Action, Error> {
     } else {
         let message = assembly.problems.join("; ");
         Outcome {
-            conditions: vec![
-                Condition::new(READY, false, "ZoneProblems", &message),
-                Condition::new(DEGRADED, true, "ZoneProblems", &message),
-            ],
             instances: base.instances.clone(),
             managed: base.managed.iter().cloned().collect(),
             serial: base.serial,
-            delivered: false,
-            failure: None,
+            ..Outcome::not_delivered("ZoneProblems", &message)
         }
     };
 

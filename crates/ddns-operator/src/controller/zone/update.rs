@@ -12,8 +12,8 @@ use kube::api::Api;
 use kube::runtime::events::EventType;
 use tracing::{debug, info, warn};
 
-use super::Outcome;
 use super::events::publish;
+use super::{Outcome, seniority};
 use crate::controller::context::Context;
 use crate::controller::deliver::{DeliveryFailure, UpdateTarget};
 use crate::controller::selector;
@@ -43,21 +43,14 @@ fn claimed_elsewhere(
     if mine.is_empty() {
         return None;
     }
-    let rank = |z: &DNSZone| {
-        (
-            z.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            z.namespace(),
-            z.name_any(),
-        )
-    };
-    let my_rank = rank(zone);
+    let my_rank = seniority(zone);
     ctx.zones
         .state()
         .into_iter()
         .filter(|z| {
             z.spec.delivery == Delivery::Update
                 && z.metadata.deletion_timestamp.is_none()
-                && rank(z) < my_rank
+                && seniority(z) < my_rank
                 && ZoneName::parse(&z.spec.zone_name).is_ok_and(|n| n == *name)
         })
         .find_map(|other| {
@@ -168,17 +161,7 @@ pub(super) async fn deliver_updates(
         // What this zone managed may be the other zone's now: it is
         // neither removed nor remembered (deleting this zone removes
         // nothing).
-        return Outcome {
-            conditions: vec![
-                Condition::new(READY, false, "AlreadyClaimed", &message),
-                Condition::new(DEGRADED, true, "AlreadyClaimed", &message),
-            ],
-            instances: Vec::new(),
-            managed: BTreeSet::new(),
-            serial: None,
-            delivered: false,
-            failure: None,
-        };
+        return Outcome::not_delivered("AlreadyClaimed", &message);
     }
     let mut results = Vec::new();
     let mut failures = Vec::new();
@@ -254,15 +237,9 @@ pub(super) async fn deliver_updates(
             "the selected Bind9Instances are all secondaries; updates go to primaries".to_string()
         };
         return Outcome {
-            conditions: vec![
-                Condition::new(READY, false, "NoPrimary", &message),
-                Condition::new(DEGRADED, true, "NoPrimary", &message),
-            ],
             instances: results,
             managed: managed_before.clone(),
-            serial: None,
-            delivered: false,
-            failure: None,
+            ..Outcome::not_delivered("NoPrimary", &message)
         };
     }
     // After a partial failure, keep remembering what was managed before as
