@@ -57,6 +57,7 @@ mod corpus;
 mod daemon;
 mod echo;
 mod image;
+mod logs;
 mod netns;
 mod tls;
 
@@ -65,5 +66,6 @@ pub use corpus::{corpus_dir, replay_corpus, write_seeds};
 pub use daemon::{Daemon, Output};
 pub use echo::FileEcho;
 pub use image::{assert_statically_linked, output_of, static_binary};
+pub use logs::Logs;
 pub use netns::{Netns, require_system_tests, skip_or_fail};
 pub use tls::{EchoBuilder, Hit, HttpEcho, ServerCertificate, TestCa};
