@@ -89,11 +89,8 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use ddns_dns::TsigKey;
-use ddns_kube_fake::{FakeApi, ResourceKind};
-use ddns_operator::crd::{
-    AAAARecord, ARecord, Bind9Instance, CAARecord, CNAMERecord, DNSZone, MXRecord, NSRecord,
-    SRVRecord, TXTRecord,
-};
+use ddns_kube_fake::FakeApi;
+use ddns_operator::crd::{ARecord, DNSZone};
 use ddns_operator::delivery::{ManagedRrset, UpdateTarget, update};
 use ddns_operator::model::{RecordObject, assemble_zone, zone_spec};
 use ddns_testkit::{Bind, BindOptions};
@@ -233,16 +230,9 @@ struct Api {
 impl Api {
     fn new(bench: &Bench, tag: &str) -> Result<Self, BoxError> {
         let fake = FakeApi::new();
-        fake.register(ResourceKind::of::<Bind9Instance>());
-        fake.register(ResourceKind::of::<DNSZone>().with_status());
-        fake.register(ResourceKind::of::<ARecord>().with_status());
-        fake.register(ResourceKind::of::<AAAARecord>().with_status());
-        fake.register(ResourceKind::of::<CNAMERecord>().with_status());
-        fake.register(ResourceKind::of::<TXTRecord>().with_status());
-        fake.register(ResourceKind::of::<MXRecord>().with_status());
-        fake.register(ResourceKind::of::<NSRecord>().with_status());
-        fake.register(ResourceKind::of::<SRVRecord>().with_status());
-        fake.register(ResourceKind::of::<CAARecord>().with_status());
+        for crd in ddns_operator::crd::all() {
+            fake.install_crd(&crd);
+        }
         let served = bench
             .runtime
             .block_on(kube_http::serve(&fake, bench.args.api_delay))?;

@@ -91,6 +91,18 @@ impl FakeApi {
         self
     }
 
+    /// Serves what `crd` defines, as a real server does once the CRD is
+    /// applied ([`ResourceKind::from_crd`]).
+    pub fn install_crd(
+        &self,
+        crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ) -> &Self {
+        for kind in ResourceKind::from_crd(crd) {
+            self.register(kind);
+        }
+        self
+    }
+
     /// Stores an object directly, as the server state, and returns it as
     /// stored: `uid`, `creationTimestamp`, `generation` are filled in when
     /// absent, `resourceVersion` is set, `.status` and `deletionTimestamp`

@@ -3,6 +3,7 @@
 use std::any::TypeId;
 
 use k8s_openapi::ClusterResourceScope;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Resource;
 
 use crate::status::GroupResource;
@@ -65,6 +66,32 @@ impl ResourceKind {
             namespaced,
             ..Self::namespaced(K::api_version(&()), K::kind(&()), K::plural(&()))
         }
+    }
+
+    /// The kinds a real server serves once `crd` is installed: one per
+    /// served version, with its scope, and with `/status` where the version
+    /// has `subresources.status`.
+    pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<Self> {
+        let spec = &crd.spec;
+        spec.versions
+            .iter()
+            .filter(|version| version.served)
+            .map(|version| {
+                let api_version = format!("{}/{}", spec.group, version.name);
+                let kind = if spec.scope == "Cluster" {
+                    Self::cluster(api_version, &spec.names.kind, &spec.names.plural)
+                } else {
+                    Self::namespaced(api_version, &spec.names.kind, &spec.names.plural)
+                };
+                Self {
+                    status_subresource: version
+                        .subresources
+                        .as_ref()
+                        .is_some_and(|s| s.status.is_some()),
+                    ..kind
+                }
+            })
+            .collect()
     }
 
     /// Gives the resource a `/status` subresource, as a CRD with
@@ -178,5 +205,51 @@ impl Registry {
         self.kinds
             .iter()
             .find(|k| k.api_version == api_version && k.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod crd_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn crd(scope: &str) -> CustomResourceDefinition {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.dev"},
+            "spec": {
+                "group": "example.dev",
+                "scope": scope,
+                "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+                "versions": [
+                    {"name": "v1", "served": true, "storage": true,
+                     "subresources": {"status": {}},
+                     "schema": {"openAPIV3Schema": {"type": "object"}}},
+                    {"name": "v1beta1", "served": true, "storage": false,
+                     "schema": {"openAPIV3Schema": {"type": "object"}}},
+                    {"name": "v1alpha1", "served": false, "storage": false,
+                     "subresources": {"status": {}},
+                     "schema": {"openAPIV3Schema": {"type": "object"}}},
+                ],
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_crd_serves_its_served_versions_with_their_status_subresource() {
+        let kinds = ResourceKind::from_crd(&crd("Namespaced"));
+        assert_eq!(
+            kinds,
+            [
+                ResourceKind::namespaced("example.dev/v1", "Widget", "widgets").with_status(),
+                ResourceKind::namespaced("example.dev/v1beta1", "Widget", "widgets"),
+            ]
+        );
+        let cluster = ResourceKind::from_crd(&crd("Cluster"));
+        assert!(cluster.iter().all(|k| !k.is_namespaced()));
+        assert_eq!(cluster.len(), 2);
     }
 }

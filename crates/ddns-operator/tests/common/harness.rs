@@ -7,14 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ddns_core::config::Env;
-use ddns_kube_fake::{FakeApi, RequestMatcher, ResourceKind, Verb};
+use ddns_kube_fake::{FakeApi, RequestMatcher, Verb};
 use ddns_metrics::Endpoints;
 use ddns_operator::config::OperatorConfig;
 use ddns_operator::controller::{self, Deliverer, RunHandles};
-use ddns_operator::crd::{
-    AAAARecord, ARecord, Bind9Instance, CAARecord, CNAMERecord, DNSZone, MXRecord, NSRecord,
-    SRVRecord, TXTRecord,
-};
+use ddns_operator::crd::DNSZone;
 use ddns_operator::metrics::OperatorMetrics;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -25,20 +22,12 @@ pub const NS: &str = "dns";
 /// How long a test waits for the controller to get somewhere.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// A fake API server serving the operator's kinds (as if the CRDs were
-/// installed), with the status subresource where the CRDs have it.
+/// A fake API server with the operator's CRDs installed.
 pub fn fake_api() -> FakeApi {
     let fake = FakeApi::new();
-    fake.register(ResourceKind::of::<Bind9Instance>());
-    fake.register(ResourceKind::of::<DNSZone>().with_status());
-    fake.register(ResourceKind::of::<ARecord>().with_status());
-    fake.register(ResourceKind::of::<AAAARecord>().with_status());
-    fake.register(ResourceKind::of::<CNAMERecord>().with_status());
-    fake.register(ResourceKind::of::<TXTRecord>().with_status());
-    fake.register(ResourceKind::of::<MXRecord>().with_status());
-    fake.register(ResourceKind::of::<NSRecord>().with_status());
-    fake.register(ResourceKind::of::<SRVRecord>().with_status());
-    fake.register(ResourceKind::of::<CAARecord>().with_status());
+    for crd in ddns_operator::crd::all() {
+        fake.install_crd(&crd);
+    }
     fake
 }
 
