@@ -106,6 +106,46 @@ def run(*args):
     return result.stdout
 
 
+def named_conf(d, key_file, zone, zone_file, quiet_updates=False):
+    """named.conf for a bench's named in directory `d`: loopback port 53
+    only, the statistics channel on port 8053, no recursion, and `zone`
+    open to updates signed with KEY_NAME. `quiet_updates` leaves named's
+    per-RRset update lines out of its log (thousands of records)."""
+    update_log = "    category update { null; };\n" if quiet_updates else ""
+    return (
+        f'include "{key_file}";\n'
+        "options {\n"
+        f'    directory "{d}";\n'
+        f'    pid-file "{d}/named.pid";\n'
+        f'    session-keyfile "{d}/session.key";\n'
+        f'    managed-keys-directory "{d}";\n'
+        f'    dump-file "{d}/cache_dump.db";\n'
+        f'    statistics-file "{d}/named.stats";\n'
+        "    listen-on port 53 { 127.0.0.1; };\n"
+        "    listen-on-v6 { none; };\n"
+        "    recursion no;\n"
+        "    notify no;\n"
+        "    dnssec-validation no;\n"
+        # named would otherwise follow the namespace's address changes
+        # over rtnetlink and rescan its interfaces on each one, on the
+        # thread that then applies the UPDATE. A real server is on
+        # another machine and sees none of them.
+        "    automatic-interface-scan no;\n"
+        "};\n"
+        "logging {\n"
+        f'    channel file {{ file "{d}/named.log" versions 0 size 50m; severity info;\n'
+        "        print-time yes; print-category yes; };\n"
+        "    category default { file; };\n"
+        f"{update_log}"
+        "    category lame-servers { null; };\n"
+        "};\n"
+        "controls { };\n"
+        "statistics-channels { inet 127.0.0.1 port 8053 allow { 127.0.0.1; }; };\n"
+        f'zone "{zone}" {{ type primary; file "{zone_file}"; '
+        f'update-policy {{ grant "{KEY_NAME}" zonesub ANY; }}; }};\n'
+    )
+
+
 def write(path, text, mode=0o644):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as f:
@@ -295,38 +335,7 @@ class Bind:
         )
         self.conf = os.path.join(directory, "named.conf")
         d = directory
-        write(
-            self.conf,
-            f'include "{self.key_file}";\n'
-            "options {\n"
-            f'    directory "{d}";\n'
-            f'    pid-file "{d}/named.pid";\n'
-            f'    session-keyfile "{d}/session.key";\n'
-            f'    managed-keys-directory "{d}";\n'
-            f'    dump-file "{d}/cache_dump.db";\n'
-            f'    statistics-file "{d}/named.stats";\n'
-            "    listen-on port 53 { 127.0.0.1; };\n"
-            "    listen-on-v6 { none; };\n"
-            "    recursion no;\n"
-            "    notify no;\n"
-            "    dnssec-validation no;\n"
-            # named would otherwise follow the namespace's address changes
-            # over rtnetlink and rescan its interfaces on each one, on the
-            # thread that then applies the UPDATE. A real server is on
-            # another machine and sees none of them.
-            "    automatic-interface-scan no;\n"
-            "};\n"
-            "logging {\n"
-            f'    channel file {{ file "{d}/named.log" versions 0 size 50m; severity info;\n'
-            "        print-time yes; print-category yes; };\n"
-            "    category default { file; };\n"
-            "    category lame-servers { null; };\n"
-            "};\n"
-            "controls { };\n"
-            "statistics-channels { inet 127.0.0.1 port 8053 allow { 127.0.0.1; }; };\n"
-            f'zone "{ZONE}" {{ type primary; file "{zone_file}"; '
-            f'update-policy {{ grant "{KEY_NAME}" zonesub ANY; }}; }};\n',
-        )
+        write(self.conf, named_conf(d, self.key_file, ZONE, zone_file))
         run(program("named-checkconf"), self.conf)
         run(program("named-checkzone"), ZONE, zone_file)
         self.log = open(os.path.join(directory, "named.stderr"), "w")

@@ -71,7 +71,20 @@ import time
 import urllib.request
 
 import rfc2136
-from rfc2136 import BenchError, Netlink, Resolver, commit, ddclient_version, machine, program, run, stop, version, write
+from rfc2136 import (
+    BenchError,
+    Netlink,
+    Resolver,
+    commit,
+    ddclient_version,
+    machine,
+    named_conf,
+    program,
+    run,
+    stop,
+    version,
+    write,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Short names on purpose: Linux refuses an environment string longer than
@@ -359,35 +372,7 @@ class Bind:
         )
         conf = os.path.join(directory, "named.conf")
         d = directory
-        write(
-            conf,
-            f'include "{self.key_file}";\n'
-            "options {\n"
-            f'    directory "{d}";\n'
-            f'    pid-file "{d}/named.pid";\n'
-            f'    session-keyfile "{d}/session.key";\n'
-            f'    managed-keys-directory "{d}";\n'
-            f'    dump-file "{d}/cache_dump.db";\n'
-            f'    statistics-file "{d}/named.stats";\n'
-            "    listen-on port 53 { 127.0.0.1; };\n"
-            "    listen-on-v6 { none; };\n"
-            "    recursion no;\n"
-            "    notify no;\n"
-            "    dnssec-validation no;\n"
-            "    automatic-interface-scan no;\n"
-            "};\n"
-            "logging {\n"
-            f'    channel file {{ file "{d}/named.log" versions 0 size 50m; severity info;\n'
-            "        print-time yes; print-category yes; };\n"
-            "    category default { file; };\n"
-            "    category update { null; };\n"
-            "    category lame-servers { null; };\n"
-            "};\n"
-            "controls { };\n"
-            "statistics-channels { inet 127.0.0.1 port 8053 allow { 127.0.0.1; }; };\n"
-            f'zone "{ZONE}" {{ type primary; file "{zone_file}"; '
-            f'update-policy {{ grant "{KEY_NAME}" zonesub ANY; }}; }};\n',
-        )
+        write(conf, named_conf(d, self.key_file, ZONE, zone_file, quiet_updates=True))
         run(program("named-checkconf"), conf)
         self.log = open(os.path.join(directory, "named.stderr"), "w")
         self.proc = subprocess.Popen(
