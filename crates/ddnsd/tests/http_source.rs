@@ -15,29 +15,60 @@ use ddns_testkit::{Daemon, FileEcho as Echo, HttpEcho, Netns, TestCa};
 const BIN: &str = env!("CARGO_BIN_EXE_ddnsd");
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Two echo services on loopback, each answering the address in its
+/// directory's `ip` file.
+struct EchoPair {
+    dirs: [tempfile::TempDir; 2],
+    echoes: [Echo; 2],
+}
+
+impl EchoPair {
+    fn start(test: &str, first: &str, second: &str) -> Option<Self> {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        std::fs::write(dirs[0].path().join("ip"), format!("{first}\n")).unwrap();
+        std::fs::write(dirs[1].path().join("ip"), format!("{second}\n")).unwrap();
+        let (Some(a), Some(b)) = (Echo::start(dirs[0].path()), Echo::start(dirs[1].path())) else {
+            ddns_testkit::skip_or_fail(test, "python3 is not installed");
+            return None;
+        };
+        Some(Self {
+            dirs,
+            echoes: [a, b],
+        })
+    }
+
+    /// ddnsd with the dry-run provider asking both every second, then
+    /// `extra`.
+    fn ddnsd(&self, extra: &[(&str, &str)]) -> Command {
+        let urls = format!(
+            "{},{}",
+            self.echoes[0].url("/ip"),
+            self.echoes[1].url("/ip")
+        );
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .envs([
+                ("DDNS_RECORDS", "home.example.com"),
+                ("DDNS_PROVIDER_TYPE", "dry-run"),
+                ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
+                ("DDNS_IP_SOURCE_TYPE", "http"),
+                ("DDNS_IP_SOURCE_URLS", &urls),
+                ("DDNS_IP_SOURCE_POLL_INTERVAL_SECS", "1"),
+                ("DDNS_IP_SOURCE_TRIGGER", "none"),
+            ])
+            .envs(extra.iter().copied());
+        command
+    }
+}
+
 #[test]
 fn two_agreeing_services_are_published_and_a_change_is_followed() {
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    std::fs::write(a.path().join("ip"), "81.2.69.160\n").unwrap();
-    std::fs::write(b.path().join("ip"), "81.2.69.9\n").unwrap();
-    let (Some(first), Some(second)) = (Echo::start(a.path()), Echo::start(b.path())) else {
-        ddns_testkit::skip_or_fail("two_agreeing_services", "python3 is not installed");
+    let Some(pair) = EchoPair::start("two_agreeing_services", "81.2.69.160", "81.2.69.9") else {
         return;
     };
-    let mut command = Command::new(BIN);
-    command.env_clear().envs([
-        ("DDNS_RECORDS", "home.example.com"),
-        ("DDNS_PROVIDER_TYPE", "dry-run"),
-        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
-        ("DDNS_IP_SOURCE_TYPE", "http"),
-        (
-            "DDNS_IP_SOURCE_URLS",
-            &format!("{},{}", first.url("/ip"), second.url("/ip")),
-        ),
-        ("DDNS_IP_SOURCE_POLL_INTERVAL_SECS", "1"),
-        ("DDNS_IP_SOURCE_TRIGGER", "none"),
-    ]);
-    let daemon = Daemon::spawn(command);
+    let daemon = Daemon::spawn(pair.ddnsd(&[]));
+    let (a, b) = (&pair.dirs[0], &pair.dirs[1]);
     // They disagree: nothing may be published.
     daemon.wait_for(
         "no trusted address; nothing is published until enough sources agree",
@@ -69,28 +100,11 @@ fn two_agreeing_services_are_published_and_a_change_is_followed() {
 /// address change or the hourly re-check.
 #[test]
 fn readiness_comes_back_when_the_services_agree_again() {
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    std::fs::write(a.path().join("ip"), "81.2.69.160\n").unwrap();
-    std::fs::write(b.path().join("ip"), "81.2.69.160\n").unwrap();
-    let (Some(first), Some(second)) = (Echo::start(a.path()), Echo::start(b.path())) else {
-        ddns_testkit::skip_or_fail("readiness_comes_back", "python3 is not installed");
+    let Some(pair) = EchoPair::start("readiness_comes_back", "81.2.69.160", "81.2.69.160") else {
         return;
     };
-    let mut command = Command::new(BIN);
-    command.env_clear().envs([
-        ("DDNS_RECORDS", "home.example.com"),
-        ("DDNS_PROVIDER_TYPE", "dry-run"),
-        ("DDNS_MIN_UPDATE_INTERVAL_SECS", "0"),
-        ("DDNS_IP_SOURCE_TYPE", "http"),
-        (
-            "DDNS_IP_SOURCE_URLS",
-            &format!("{},{}", first.url("/ip"), second.url("/ip")),
-        ),
-        ("DDNS_IP_SOURCE_POLL_INTERVAL_SECS", "1"),
-        ("DDNS_IP_SOURCE_TRIGGER", "none"),
-        ("DDNS_READY_CONFIRMATIONS", "1"),
-    ]);
-    let daemon = Daemon::spawn(command);
+    let daemon = Daemon::spawn(pair.ddnsd(&[("DDNS_READY_CONFIRMATIONS", "1")]));
+    let b = &pair.dirs[1];
     daemon.wait_for("to=ready", WAIT);
     std::fs::write(b.path().join("ip"), "81.2.69.9\n").unwrap();
     daemon.wait_for("from=ready to=degraded", WAIT);

@@ -15,10 +15,10 @@ use super::events::publish;
 use crate::controller::context::Context;
 use crate::crd::{DNSZone, DNSZoneStatus, DeliveredTo, Delivery, Leftover};
 
-/// Whether `delivered` names zone `name` delivered by `delivery`.
-fn is(delivered: &DeliveredTo, name: &ZoneName, delivery: Delivery) -> bool {
-    delivered.delivery == delivery
-        && ZoneName::parse(&delivered.zone_name).is_ok_and(|n| n == *name)
+/// Whether `zone_name` delivered by `by` is zone `name` delivered by
+/// `delivery` (names compared as zone names: case and a final dot aside).
+fn same(zone_name: &str, by: Delivery, name: &ZoneName, delivery: Delivery) -> bool {
+    by == delivery && ZoneName::parse(zone_name).is_ok_and(|n| n == *name)
 }
 
 /// The status to deliver from: `previous`, with what an earlier zone name
@@ -40,7 +40,7 @@ pub(super) fn rebase(
 ) -> DNSZoneStatus {
     let mut base = previous.clone();
     match &previous.delivered {
-        Some(before) if !is(before, name, delivery) => {
+        Some(before) if !same(&before.zone_name, before.delivery, name, delivery) => {
             base.leftovers.push(Leftover {
                 zone_name: before.zone_name.clone(),
                 delivery: before.delivery,
@@ -55,7 +55,7 @@ pub(super) fn rebase(
             let covered: BTreeSet<&String> = base
                 .leftovers
                 .iter()
-                .filter(|l| l.delivery == delivery && l.zone_name == name.to_string())
+                .filter(|l| same(&l.zone_name, l.delivery, name, delivery))
                 .flat_map(|l| &l.instances)
                 .collect();
             let left: Vec<String> = base
@@ -80,9 +80,7 @@ pub(super) fn rebase(
     }
     let mut own_again = Vec::new();
     base.leftovers.retain_mut(|l| {
-        let current =
-            l.delivery == delivery && ZoneName::parse(&l.zone_name).is_ok_and(|n| n == *name);
-        if !current {
+        if !same(&l.zone_name, l.delivery, name, delivery) {
             return true;
         }
         if l.instances.is_empty() {
