@@ -42,7 +42,9 @@
 //!
 //! # Registering kinds
 //!
-//! A custom resource is served once registered, like installing its CRD:
+//! A custom resource is served once its CRD is installed,
+//! `fake.install_crd(&DNSZone::crd())` (served versions, scope and `/status`
+//! taken from the CRD), or once registered by hand:
 //! `fake.register(ResourceKind::of::<DNSZone>().with_status())`. Until then
 //! its paths answer the real server's `404` "the server could not find the
 //! requested resource". Built in: v1 ConfigMap, Secret, Event, Pod (status),
